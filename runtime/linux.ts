@@ -49,7 +49,7 @@ export const Prot = {
 export const PROT_ALL = Prot.READ | Prot.WRITE | Prot.EXEC;
 
 /** mmap flags (mman-common.h, linux/mman.h). */
-export const Map = {
+export const MapFlags = {
   SHARED: 0x01,
   PRIVATE: 0x02,
   SHARED_VALIDATE: 0x03,
@@ -62,7 +62,7 @@ export const Map = {
 } as const;
 /** Every flag bit this host understands besides the map type. */
 export const MAP_KNOWN_FLAGS =
-  Map.FIXED | Map.ANONYMOUS | Map.NORESERVE | Map.POPULATE | Map.FIXED_NOREPLACE;
+  MapFlags.FIXED | MapFlags.ANONYMOUS | MapFlags.NORESERVE | MapFlags.POPULATE | MapFlags.FIXED_NOREPLACE;
 
 /** mremap flags (linux/mman.h). */
 export const Mremap = {

@@ -1,0 +1,19 @@
+/**
+ * wasi-mman: Linux memory calls (brk, mmap, munmap, mremap, madvise, mprotect, msync) for
+ * WebAssembly guests, on top of memory.grow, for WASI hosts written in JavaScript.
+ */
+export { createMman } from "./syscalls/create-mman.js";
+export type { AttachInfo, AttachTarget, Mman, MmanOptions, MmanStats } from "./syscalls/create-mman.js";
+export type { FileResolver } from "./syscalls/context.js";
+export { CALL_NAMES } from "./syscalls/calls.js";
+export type { CallName, TraceHook, TraceRecord } from "./syscalls/calls.js";
+export { MMAN_ABI_VERSION, MMAN_MODULE, MMAN_SIGNATURES } from "./syscalls/abi-mman.js";
+export type { MmanImportName, MmanImports } from "./syscalls/abi-mman.js";
+export { AddressSpace, PageKind } from "./runtime/address-space.js";
+export type { MappableFile, MappingInfo } from "./runtime/address-space.js";
+export { ArrayLinearMemory, WasmLinearMemory } from "./runtime/memory.js";
+export type { LinearMemory } from "./runtime/memory.js";
+export { pageGeometry, parsePageSize, MIN_PAGE_SIZE, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from "./runtime/page-size.js";
+export { growthPolicy } from "./runtime/growth.js";
+export type { GrowthOption, GrowthPolicy } from "./runtime/growth.js";
+export { Errno, errnoName, Prot, MapFlags, Mremap, Madv, Ms } from "./runtime/linux.js";
