@@ -1,0 +1,348 @@
+/**
+ * `wasi-mman cc`: compiles and links a C program for wasm32-wasi against the mman layer.
+ *
+ *   wasi-mman cc --malloc=mallocng|oldmalloc|dlmalloc -o prog.wasm prog.c [clang options]
+ *
+ * - mallocng, oldmalloc: musl 1.2.3's allocators, built from Debian's unmodified musl source
+ *   (fetched into .cache/musl by scripts/fetch-musl.sh) with the glue of guest/c/musl, replace
+ *   wasi-libc's dlmalloc; their brk and mmap calls go to the host.
+ * - dlmalloc: wasi-libc's own allocator (it grows memory itself through its own sbrk); the
+ *   POSIX mmap family is still linked for the program's direct calls.
+ * Every output exports `__heap_base`, where the host starts the break (docs/abi.md).
+ *
+ * The pieces (toolchain discovery, library builds with caching, the link line) are exported for
+ * scripts/build-c.ts, the tests and the benchmark, so everything is built the same one way.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export const MALLOC_CHOICES = ["mallocng", "oldmalloc", "dlmalloc"] as const;
+export type MallocChoice = (typeof MALLOC_CHOICES)[number];
+
+/** A problem the user can fix (missing toolchain, bad option): one line, exit status 2. */
+export class CcError extends Error {
+  override name = "CcError";
+}
+
+export interface Toolchain {
+  /** clang targeting wasm32-wasi. */
+  readonly cc: string;
+  readonly ar: string;
+  /** wasi-libc's sysroot, or "" when the compiler finds it itself (Debian's clang-16). */
+  readonly sysroot: string;
+  readonly kind: string;
+}
+
+/** The package's root folder: the nearest parent holding package.json named wasi-mman. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest)) {
+      const name = (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name;
+      if (name === "wasi-mman") return dir;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("wasi-mman: cannot find the package root from " + import.meta.url);
+    dir = parent;
+  }
+}
+
+/** Where C build outputs go: $WASI_MMAN_CACHE, or .cache/build/c under the package root. */
+export function cBuildDir(): string {
+  return process.env.WASI_MMAN_CACHE ? resolve(process.env.WASI_MMAN_CACHE) : join(packageRoot(), ".cache", "build", "c");
+}
+
+let toolchainCache: Toolchain | CcError | undefined;
+
+/**
+ * Runs scripts/toolchain.sh (the one place that knows where clang, llvm-ar and wasi-libc are)
+ * and reads its KEY=VALUE lines. Throws CcError with the script's own one-line reason.
+ */
+export function findToolchain(): Toolchain {
+  if (toolchainCache instanceof CcError) throw toolchainCache;
+  if (toolchainCache) return toolchainCache;
+  const script = join(packageRoot(), "scripts", "toolchain.sh");
+  try {
+    const out = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const values = new Map(
+      out
+        .split("\n")
+        .filter((line) => line.includes("="))
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)] as const),
+    );
+    toolchainCache = {
+      cc: values.get("WASI_CC") ?? "",
+      ar: values.get("WASI_AR") ?? "",
+      sysroot: values.get("WASI_SYSROOT") ?? "",
+      kind: values.get("WASI_TOOLCHAIN") ?? "",
+    };
+    if (!toolchainCache.cc) throw new Error("toolchain.sh printed no WASI_CC");
+    return toolchainCache;
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim();
+    const reason = stderr.split("\n").filter(Boolean).pop() ?? (error as Error).message;
+    toolchainCache = new CcError(`wasi-mman cc: ${reason}`);
+    throw toolchainCache;
+  }
+}
+
+/** Runs scripts/fetch-musl.sh and returns musl 1.2.3's unpacked source folder. */
+export function fetchMuslSource(): string {
+  return fetchDebianSource("musl");
+}
+
+/** Fetches a Debian source package into .cache/<package> (scripts/fetch-musl.sh). */
+export function fetchDebianSource(sourcePackage: string): string {
+  const script = join(packageRoot(), "scripts", "fetch-musl.sh");
+  try {
+    const out = execFileSync("bash", [script, sourcePackage], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return out.trim().split("\n").pop() ?? "";
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim();
+    throw new CcError(`wasi-mman cc: cannot fetch Debian source package ${sourcePackage}: ${stderr.split("\n").pop() ?? ""}`);
+  }
+}
+
+function targetFlags(toolchain: Toolchain): string[] {
+  return ["--target=wasm32-wasi", ...(toolchain.sysroot ? [`--sysroot=${toolchain.sysroot}`] : [])];
+}
+
+/** guest/c's public headers (sys/mman.h, unistd.h, wasi-mman.h): first on every include path. */
+export function glueIncludeDir(): string {
+  return join(packageRoot(), "guest", "c", "include");
+}
+
+/** The static libraries one link needs, in link order. */
+export interface LayerLibraries {
+  /** libmallocng.a / liboldmalloc.a; absent for dlmalloc. */
+  readonly malloc?: string;
+  /** brk and sbrk over the host (absent for dlmalloc, whose sbrk is wasi-libc's). */
+  readonly brk?: string;
+  /** The POSIX mmap family, getpagesize, sysconf(_SC_PAGESIZE). */
+  readonly mman: string;
+}
+
+interface LibrarySpec {
+  readonly name: string;
+  readonly sources: string[];
+  readonly flags: string[];
+}
+
+// musl is compiled as its own build does (musl's configure: -std=c99 -ffreestanding), and
+// without type-based alias analysis, which allocator code that reinterprets memory must not
+// rely on. Warnings in third-party code are not ours to fix; ours build with -Wall -Wextra.
+const MUSL_FLAGS = ["-O2", "-std=c99", "-ffreestanding", "-fno-strict-aliasing", "-D_XOPEN_SOURCE=700", "-w"];
+const GLUE_FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"];
+
+function muslSpec(malloc: "mallocng" | "oldmalloc"): LibrarySpec {
+  const root = packageRoot();
+  const mallocDir = join(fetchMuslSource(), "src", "malloc");
+  const own = readdirSync(join(mallocDir, malloc))
+    .filter((file) => file.endsWith(".c"))
+    .map((file) => join(mallocDir, malloc, file));
+  // The allocator-independent files of src/malloc, as musl's Makefile takes them for either
+  // MALLOC_DIR. reallocarray.c is left to wasi-libc (identical behaviour, both call realloc).
+  const common = ["calloc.c", "free.c", "realloc.c", "memalign.c", "posix_memalign.c", "libc_calloc.c", "replaced.c", "lite_malloc.c"].map((file) =>
+    join(mallocDir, file),
+  );
+  return {
+    name: `lib${malloc}.a`,
+    sources: [...own, ...common, join(root, "guest", "c", "musl", "musl-glue.c")],
+    flags: [...MUSL_FLAGS, "-I", join(root, "guest", "c", "musl"), "-I", glueIncludeDir()],
+  };
+}
+
+function glueSpec(name: string, files: string[]): LibrarySpec {
+  const root = packageRoot();
+  return {
+    name,
+    sources: files.map((file) => join(root, "guest", "c", "src", file)),
+    flags: [...GLUE_FLAGS, "-I", glueIncludeDir()],
+  };
+}
+
+/** Hash of everything a build's output depends on: compiler identity, flags, every input byte. */
+function buildKey(toolchain: Toolchain, spec: LibrarySpec, headerDirs: string[]): string {
+  const hash = createHash("sha256");
+  hash.update(execFileSync(toolchain.cc, ["--version"], { encoding: "utf8" }));
+  hash.update(JSON.stringify([toolchain, spec.flags]));
+  for (const source of spec.sources) hash.update(source).update(readFileSync(source));
+  for (const dir of headerDirs) {
+    for (const file of readdirRecursive(dir).sort()) hash.update(file).update(readFileSync(file));
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+function readdirRecursive(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? readdirRecursive(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+}
+
+/** Runs jobs at most `limit` at a time (the machine's cores), failing on the first failure. */
+async function inParallel<T>(items: T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await job(items[next++]);
+  });
+  await Promise.all(workers);
+}
+
+async function buildLibrary(toolchain: Toolchain, spec: LibrarySpec): Promise<string> {
+  const root = packageRoot();
+  const libDir = join(cBuildDir(), "lib");
+  const output = join(libDir, spec.name);
+  const stamp = `${output}.key`;
+  const key = buildKey(toolchain, spec, [join(root, "guest", "c", "include"), join(root, "guest", "c", "musl")]);
+  if (existsSync(output) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return output;
+
+  const objDir = join(libDir, `${spec.name}.obj`);
+  rmSync(objDir, { recursive: true, force: true });
+  mkdirSync(objDir, { recursive: true });
+  // Object names keep their folder (mallocng/malloc.c and oldmalloc/malloc.c both exist).
+  const objects = spec.sources.map((source) => join(objDir, `${source.split("/").slice(-2).join("_").replace(/\.c$/, "")}.o`));
+  await inParallel(
+    spec.sources.map((source, index) => ({ source, object: objects[index] })),
+    4,
+    async ({ source, object }) => {
+      try {
+        await run(toolchain.cc, [...targetFlags(toolchain), ...spec.flags, "-c", source, "-o", object]);
+      } catch (error) {
+        const stderr = String((error as { stderr?: unknown }).stderr ?? "");
+        throw new CcError(`wasi-mman cc: compiling ${source} failed:\n${stderr}`);
+      }
+    },
+  );
+  const temporary = `${output}.tmp`;
+  rmSync(temporary, { force: true });
+  execFileSync(toolchain.ar, ["rcs", temporary, ...objects]);
+  renameSync(temporary, output);
+  writeFileSync(stamp, key);
+  return output;
+}
+
+/** Builds (or finds cached) the libraries a link with the given malloc needs. */
+export async function buildLayerLibraries(malloc: MallocChoice, toolchain = findToolchain()): Promise<LayerLibraries> {
+  const mman = await buildLibrary(toolchain, glueSpec("libwasi-mman.a", ["mman.c", "sysconf.c"]));
+  if (malloc === "dlmalloc") return { mman };
+  const brk = await buildLibrary(toolchain, glueSpec("libwasi-mman-brk.a", ["brk.c"]));
+  const mallocLib = await buildLibrary(toolchain, muslSpec(malloc));
+  return { malloc: mallocLib, brk, mman };
+}
+
+/**
+ * The flags a link against the layer adds after the user's own: libraries come before the
+ * compiler's implicit -lc, so their malloc, sbrk and mmap are the definitions the linker takes
+ * and wasi-libc's dlmalloc.o is never pulled in.
+ */
+export function layerLinkFlags(libraries: LayerLibraries): string[] {
+  return [
+    "-Wl,--export=__heap_base",
+    // sysconf(_SC_PAGESIZE) must answer the host's page size (guest/c/src/sysconf.c).
+    "-Wl,--wrap=sysconf",
+    ...[libraries.malloc, libraries.brk, libraries.mman].filter((lib): lib is string => lib !== undefined),
+  ];
+}
+
+export interface CompileOptions {
+  readonly malloc: MallocChoice;
+  readonly output: string;
+  /** Everything else for clang: sources, -O2, -D..., -l... */
+  readonly args: readonly string[];
+}
+
+/** Compiles and links one program; throws CcError with clang's message on failure. */
+export async function compileProgram(options: CompileOptions): Promise<void> {
+  const toolchain = findToolchain();
+  const libraries = await buildLayerLibraries(options.malloc, toolchain);
+  mkdirSync(dirname(resolve(options.output)), { recursive: true });
+  const args = [
+    ...targetFlags(toolchain),
+    "-I",
+    glueIncludeDir(),
+    ...options.args,
+    "-o",
+    options.output,
+    ...layerLinkFlags(libraries),
+  ];
+  try {
+    await run(toolchain.cc, args, { maxBuffer: 64 << 20 });
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim();
+    throw new CcError(`wasi-mman cc: ${toolchain.cc} failed:\n${stderr}`);
+  }
+}
+
+const USAGE = "usage: wasi-mman cc --malloc=mallocng|oldmalloc|dlmalloc -o prog.wasm prog.c [clang options]";
+
+interface ParsedArgs {
+  malloc?: MallocChoice;
+  output?: string;
+  rest: string[];
+  help: boolean;
+}
+
+function parseArgs(argv: string[]): ParsedArgs {
+  const parsed: ParsedArgs = { rest: [], help: false };
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index];
+    let mallocValue: string | undefined;
+    if (arg === "--help" || arg === "-h") parsed.help = true;
+    else if (arg.startsWith("--malloc=")) mallocValue = arg.slice("--malloc=".length);
+    else if (arg === "--malloc") {
+      mallocValue = argv[++index];
+      if (mallocValue === undefined) throw new CcError("wasi-mman cc: --malloc needs a value (mallocng, oldmalloc or dlmalloc)");
+    } else if (arg === "-o") {
+      parsed.output = argv[++index];
+      if (parsed.output === undefined) throw new CcError("wasi-mman cc: -o needs a file name");
+    } else if (arg.startsWith("-o") && arg.length > 2) parsed.output = arg.slice(2);
+    else parsed.rest.push(arg);
+    if (mallocValue !== undefined) {
+      if (!(MALLOC_CHOICES as readonly string[]).includes(mallocValue)) {
+        throw new CcError(`wasi-mman cc: unknown --malloc=${mallocValue} (use mallocng, oldmalloc or dlmalloc)`);
+      }
+      parsed.malloc = mallocValue as MallocChoice;
+    }
+  }
+  return parsed;
+}
+
+/** The `cc` subcommand. Returns the exit status: 0, 2 for a usage or toolchain problem, 1 when clang fails. */
+export async function ccCommand(argv: string[]): Promise<number> {
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (!parsed.malloc) throw new CcError(`wasi-mman cc: choose an allocator with --malloc=mallocng|oldmalloc|dlmalloc (${USAGE})`);
+    if (!parsed.output) throw new CcError(`wasi-mman cc: name the output with -o prog.wasm (${USAGE})`);
+    if (!parsed.rest.some((arg) => !arg.startsWith("-"))) throw new CcError(`wasi-mman cc: no input files (${USAGE})`);
+    findToolchain();
+    try {
+      await compileProgram({ malloc: parsed.malloc, output: parsed.output, args: parsed.rest });
+    } catch (error) {
+      // A failed compile of the user's code is the user's error output, not a usage problem.
+      if (error instanceof CcError && error.message.includes(" failed:")) {
+        console.error(error.message);
+        return 1;
+      }
+      throw error;
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof CcError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+}
