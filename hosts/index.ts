@@ -1,0 +1,22 @@
+/**
+ * Host adapters: run a module with a WASI host written in JavaScript and the memory calls
+ * plugged in, check its imports first, map the host's files, format traces.
+ * node:wasi lives in ./node-wasi.js (imported separately: it needs Node).
+ */
+export { runWithShim, defaultShimFds } from "./shim.js";
+export type { ShimRunOptions, ShimRunResult } from "./shim.js";
+export { shimFileResolver, mappableFromShimFd } from "./shim-files.js";
+export type { ShimFdTable } from "./shim-files.js";
+export { instantiateWithMman, compileModule } from "./instantiate.js";
+export type { InstantiateOptions, Instantiated, ModuleKind, ModuleSource } from "./instantiate.js";
+export {
+  checkAllImportsPresent,
+  checkMmanImports,
+  findImportedMemory,
+  ImportMismatchError,
+  MMAN_FUNCTION_SIGNATURES,
+  rewriteLinkError,
+} from "./check.js";
+export { readModuleInfo, formatSignature, WasmFormatError } from "./wasm-imports.js";
+export type { FuncSignature, ImportInfo, MemoryLimits, ModuleInfo, ValType } from "./wasm-imports.js";
+export { straceLine, traceJsonLine } from "./trace-format.js";

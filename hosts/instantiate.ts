@@ -1,0 +1,156 @@
+/**
+ * The part every host adapter shares: check a module's imports, instantiate it with the
+ * `mman` imports next to the WASI host's, and attach the memory calls to its memory, all
+ * before the module's `_start` or `_initialize` runs.
+ *
+ *   bytes ──readModuleInfo──> imports + signatures + memory limits
+ *         ──checkMmanImports / checkAllImportsPresent──> readable error naming the import
+ *         ──WebAssembly.instantiate──> instance
+ *         ──mman.attach(memory)──> the calls answer from here on
+ *   then the host calls _start (command) or _initialize (reactor).
+ *
+ * Memory growth needs nothing here: the engine re-reads the memory's size on every call and
+ * counts pages grown by someone else (the guest's memory.grow, the WASI host) as foreign.
+ */
+import { createMman, type Mman, type MmanOptions } from "../syscalls/create-mman.js";
+import type { AttachInfo } from "../syscalls/create-mman.js";
+import { checkAllImportsPresent, checkMmanImports, findImportedMemory, ImportMismatchError, rewriteLinkError } from "./check.js";
+import { readModuleInfo, type ImportInfo, type ModuleInfo } from "./wasm-imports.js";
+
+/** A module as bytes (preferred: signatures are checked) or as a compiled module. */
+export type ModuleSource = BufferSource | WebAssembly.Module;
+
+/** Whether the module is a WASI command (`_start`) or a reactor (`_initialize`, or neither). */
+export type ModuleKind = "command" | "reactor";
+
+export interface InstantiateOptions {
+  /** The memory calls: an Mman made with createMman(), or options to make one. */
+  mman?: Mman | MmanOptions;
+  /** Further import modules (e.g. `env` functions of your own). */
+  imports?: WebAssembly.Imports;
+  /**
+   * The memory for a module that imports its memory. Default: one is created from the
+   * limits the module declares (initial and maximum pages).
+   */
+  memory?: WebAssembly.Memory;
+  /** The heap base for a module that does not export `__heap_base`. */
+  heapBase?: number;
+}
+
+export interface Instantiated {
+  module: WebAssembly.Module;
+  instance: WebAssembly.Instance;
+  /** The memory the calls are attached to (exported or imported). */
+  memory: WebAssembly.Memory;
+  /** True when the module imports its memory rather than exporting it. */
+  importedMemory: boolean;
+  mman: Mman;
+  attachInfo: AttachInfo;
+  kind: ModuleKind;
+  /**
+   * What a WASI host's start()/initialize() needs: the instance's exports, with `memory`
+   * filled in for a module that imports its memory.
+   */
+  wasiView: { exports: WebAssembly.Exports & { memory: WebAssembly.Memory } };
+}
+
+function isMman(value: Mman | MmanOptions | undefined): value is Mman {
+  return typeof value === "object" && value !== null && "attach" in value && "imports" in value;
+}
+
+/** Uint8Array over any BufferSource, without copying. */
+function bytesOf(source: BufferSource): Uint8Array {
+  if (source instanceof Uint8Array) return source;
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  return new Uint8Array(source);
+}
+
+/**
+ * Imports as far as we can know them: from the bytes (with signatures), or from
+ * WebAssembly.Module.imports() for an already compiled module (names and kinds only; a wrong
+ * mman signature is then caught by the engine's LinkError, which is rewritten).
+ */
+function describe(source: ModuleSource, module: WebAssembly.Module): ModuleInfo {
+  if (!(source instanceof WebAssembly.Module)) return readModuleInfo(bytesOf(source));
+  const imports: ImportInfo[] = WebAssembly.Module.imports(module).map((entry) =>
+    entry.kind === "function"
+      ? { module: entry.module, name: entry.name, kind: "function", signature: null }
+      : entry.kind === "memory"
+        ? { module: entry.module, name: entry.name, kind: "memory", limits: { minPages: 0, maxPages: null, shared: false, memory64: false } }
+        : { module: entry.module, name: entry.name, kind: entry.kind as "table" | "global" | "tag" },
+  );
+  return { imports, hasStartSection: false };
+}
+
+/** Compiles bytes, turning a CompileError into a one-line readable error. */
+export async function compileModule(source: ModuleSource): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  try {
+    return await WebAssembly.compile(bytesOf(source) as Uint8Array<ArrayBuffer>);
+  } catch (error) {
+    if (error instanceof WebAssembly.CompileError) throw new WebAssembly.CompileError(`wasi-mman: invalid WebAssembly module: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Instantiates a module with `hostImports` (the WASI host's import object) and the `mman`
+ * imports, and attaches the memory calls to its memory. Throws ImportMismatchError, naming
+ * the import, when the module imports an `mman` function that is not provided or has the
+ * wrong signature, or imports anything that nothing provides.
+ */
+export async function instantiateWithMman(
+  source: ModuleSource,
+  hostImports: WebAssembly.Imports,
+  options: InstantiateOptions = {},
+): Promise<Instantiated> {
+  const module = await compileModule(source);
+  const info = describe(source, module);
+  const mman = isMman(options.mman) ? options.mman : createMman(options.mman ?? {});
+  checkMmanImports(info.imports, Object.keys(mman.imports.mman));
+
+  // MmanImports is a precise interface without an index signature; Imports wants one.
+  const importObject: WebAssembly.Imports = { ...hostImports, ...options.imports, ...(mman.imports as unknown as WebAssembly.Imports) };
+  const wanted = findImportedMemory(info.imports);
+  let memory: WebAssembly.Memory | null = null;
+  if (wanted !== null) {
+    const given = (importObject[wanted.module] as Record<string, unknown> | undefined)?.[wanted.name];
+    memory = options.memory ?? (given instanceof WebAssembly.Memory ? given : null);
+    if (memory === null) {
+      if (wanted.limits.memory64) throw new ImportMismatchError(`wasi-mman: the module imports a 64-bit memory ${wanted.module}.${wanted.name}; wasm32 only`);
+      const { minPages, maxPages, shared } = wanted.limits;
+      memory = new WebAssembly.Memory({ initial: minPages, maximum: maxPages ?? undefined, shared } as WebAssembly.MemoryDescriptor);
+    }
+    importObject[wanted.module] = { ...importObject[wanted.module], [wanted.name]: memory };
+  }
+  checkAllImportsPresent(info.imports, importObject);
+
+  let instance: WebAssembly.Instance;
+  try {
+    instance = await WebAssembly.instantiate(module, importObject);
+  } catch (error) {
+    throw rewriteLinkError(error);
+  }
+
+  const exports = instance.exports;
+  const exportedMemory = exports.memory instanceof WebAssembly.Memory ? exports.memory : null;
+  memory = memory ?? exportedMemory;
+  if (memory === null) throw new ImportMismatchError("wasi-mman: the module neither exports nor imports a memory");
+
+  let attachInfo: AttachInfo;
+  if (exportedMemory === memory) {
+    attachInfo = options.heapBase === undefined || exports.__heap_base !== undefined
+      ? mman.attach(instance)
+      : mman.attach({ memory, heapBase: options.heapBase });
+  } else {
+    // Imported memory: the heap base still comes from the module's export when it has one.
+    const exported = exports.__heap_base;
+    const heapBase = exported instanceof WebAssembly.Global ? Number(exported.value) >>> 0 : options.heapBase;
+    attachInfo = mman.attach({ memory, heapBase });
+    if (exported instanceof WebAssembly.Global) attachInfo = { ...attachInfo, heapBaseSource: "export" };
+  }
+
+  const kind: ModuleKind = typeof exports._start === "function" ? "command" : "reactor";
+  const wasiView = { exports: { ...exports, memory } };
+  return { module, instance, memory, importedMemory: exportedMemory !== memory, mman, attachInfo, kind, wasiView };
+}
