@@ -1,0 +1,253 @@
+// Fixture programs of the two-tier AssemblyScript allocator (fixtures/as/scenarios.ts),
+// checked through what the host saw: its trace and its statistics. Every test runs for
+// 4 KiB, 16 KiB and 64 KiB libc pages.
+import { beforeAll, describe, expect, it } from "vitest";
+import { PageKind, type TraceRecord } from "../index.js";
+import { loadAs } from "../scripts/build-as.js";
+import { startAsGuest, type AllocExports, type AsGuest } from "../guest/as/host.js";
+
+interface Scenarios extends AllocExports {
+  at_threshold(): number;
+  above_threshold(): number;
+  realloc_up_across(): number;
+  realloc_down_across(): number;
+  realloc_mapped(fromSize: number, toSize: number): number;
+  many_small(count: number): number;
+  fill_heap(bytes: number): number;
+  alloc_large(size: number): number;
+  reuse_reads_zeros(largeSize: number, smallSize: number): number;
+  usable(ptr: number): number;
+}
+
+const THRESHOLD = 114688; // the default: musl oldmalloc's 112 KiB
+const PROT_RW = 3;
+const MAP_PRIVATE_ANONYMOUS = 0x22;
+const MAP_FIXED = 0x10;
+const MREMAP_MAYMOVE = 1;
+const PAGE_SIZES = [4096, 16384, 65536];
+
+let bytes: Uint8Array<ArrayBuffer>;
+beforeAll(async () => {
+  bytes = await loadAs("scenarios");
+});
+
+function roundUp(value: number, page: number): number {
+  return Math.ceil(value / page) * page;
+}
+
+function callsOf(trace: TraceRecord[], call: TraceRecord["call"]): TraceRecord[] {
+  return trace.filter((record) => record.call === call);
+}
+
+// A brk call that moved the break (brk(0) only asks where it is).
+function brkGrowths(trace: TraceRecord[]): TraceRecord[] {
+  return callsOf(trace, "brk").filter((record) => record.args[0] !== 0 && record.result === record.args[0]);
+}
+
+async function start(pageSize: number, options: { maxMemoryBytes?: number } = {}): Promise<AsGuest<Scenarios>> {
+  return startAsGuest<Scenarios>(bytes, { pageSize, keepTrace: true, onWarning: () => {}, ...options });
+}
+
+function settle(guest: AsGuest<Scenarios>): void {
+  expect(guest.exports.heap_check()).toBe(0);
+  guest.mman.checkInvariants();
+}
+
+describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSize) => {
+  it("keeps a request of exactly the threshold in the brk heap", async () => {
+    const guest = await start(pageSize);
+    const ptr = guest.exports.at_threshold();
+    expect(ptr).not.toBe(0);
+    expect(callsOf(guest.trace, "mmap")).toHaveLength(0);
+    expect(brkGrowths(guest.trace).length).toBeGreaterThan(0);
+    const stats = guest.mman.stats();
+    expect(ptr).toBeGreaterThanOrEqual(stats.heapBase);
+    expect(ptr + THRESHOLD).toBeLessThanOrEqual(stats.brk);
+    settle(guest);
+  });
+
+  it("gives one byte more a mapping of its own, rounded to the libc page", async () => {
+    const guest = await start(pageSize);
+    const ptr = guest.exports.above_threshold();
+    const mmaps = callsOf(guest.trace, "mmap");
+    expect(mmaps).toHaveLength(1);
+    const [address, length, prot, flags] = mmaps[0]!.args;
+    expect([address, prot, flags]).toEqual([0, PROT_RW, MAP_PRIVATE_ANONYMOUS]);
+    expect(length).toBe(roundUp(THRESHOLD + 1 + 16, pageSize));
+    expect(ptr).toBe(mmaps[0]!.result + 16);
+    expect(guest.exports.usable(ptr)).toBe(length! - 16);
+    expect(brkGrowths(guest.trace)).toHaveLength(0); // the heap was never touched
+    expect(guest.mman.stats().liveMappings).toBe(1);
+    settle(guest);
+  });
+
+  it("honours a threshold set at run time", async () => {
+    const guest = await start(pageSize);
+    expect(guest.exports.set_mmap_threshold(65536)).toBe(65536);
+    const small = guest.exports.malloc(65536);
+    expect(callsOf(guest.trace, "mmap")).toHaveLength(0);
+    expect(small + 65536).toBeLessThanOrEqual(guest.mman.stats().brk);
+    const ptr = guest.exports.malloc(65537);
+    const mmaps = callsOf(guest.trace, "mmap");
+    expect(mmaps).toHaveLength(1);
+    expect(mmaps[0]!.args[1]).toBe(roundUp(65537 + 16, pageSize));
+    expect(ptr).toBe(mmaps[0]!.result + 16);
+    settle(guest);
+  });
+
+  it("moves a heap block into a mapping when realloc crosses the threshold upwards", async () => {
+    const guest = await start(pageSize);
+    const moved = guest.exports.realloc_up_across();
+    expect(moved).not.toBe(0);
+    const mmaps = callsOf(guest.trace, "mmap");
+    expect(mmaps).toHaveLength(1);
+    expect(mmaps[0]!.args[1]).toBe(roundUp(THRESHOLD + 5000 + 16, pageSize));
+    expect(moved).toBe(mmaps[0]!.result + 16);
+    settle(guest);
+  });
+
+  it("moves a mapped block into the heap and unmaps it when realloc crosses downwards", async () => {
+    const guest = await start(pageSize);
+    const moved = guest.exports.realloc_down_across();
+    expect(moved).not.toBe(0);
+    const mmaps = callsOf(guest.trace, "mmap");
+    expect(mmaps).toHaveLength(1);
+    const mmap = mmaps[0];
+    const munmaps = callsOf(guest.trace, "munmap");
+    expect(munmaps).toHaveLength(1);
+    expect(munmaps[0]!.args).toEqual([mmap!.result, mmap!.args[1]]);
+    expect(munmaps[0]!.result).toBe(0);
+    const stats = guest.mman.stats();
+    expect(moved).toBeLessThan(stats.brk);
+    expect(stats.liveMappings).toBe(0);
+    settle(guest);
+  });
+
+  it("resizes a mapped block with mremap(MREMAP_MAYMOVE), both ways", async () => {
+    const guest = await start(pageSize);
+    const grown = guest.exports.realloc_mapped(200000, 600000);
+    expect(grown).not.toBe(0);
+    const [mmap] = callsOf(guest.trace, "mmap");
+    const [grow] = callsOf(guest.trace, "mremap");
+    expect(grow!.args).toEqual([mmap!.result, mmap!.args[1], roundUp(600000 + 16, pageSize), MREMAP_MAYMOVE, 0]);
+    expect(grown).toBe(grow!.result + 16);
+    const shrunk = guest.exports.realloc_mapped(600000, 200000);
+    expect(shrunk).not.toBe(0);
+    const shrink = callsOf(guest.trace, "mremap")[1]!;
+    expect(shrink.args[2]).toBe(roundUp(200000 + 16, pageSize));
+    expect(shrink.args[3]).toBe(MREMAP_MAYMOVE);
+    expect(shrunk).toBe(shrink.result + 16);
+    settle(guest);
+  });
+
+  it("grows the heap with brk for many small blocks", async () => {
+    const guest = await start(pageSize);
+    const count = 6000;
+    expect(guest.exports.many_small(count)).toBe(count);
+    expect(callsOf(guest.trace, "mmap")).toHaveLength(0);
+    const growths = brkGrowths(guest.trace);
+    expect(growths.length).toBeGreaterThanOrEqual(2);
+    // Each growth moves the break up and leaves it on a page boundary.
+    for (let i = 1; i < growths.length; i++) expect(growths[i]!.args[0]).toBeGreaterThan(growths[i - 1]!.args[0]!);
+    for (const growth of growths) expect(growth.args[0]! % pageSize).toBe(0);
+    expect(guest.exports.heap_segments()).toBe(1);
+    expect(guest.mman.stats().brkBytes).toBeGreaterThan(count * 16);
+    settle(guest);
+  });
+
+  it("expands the heap with mmap when a MAP_FIXED mapping blocks brk", async () => {
+    const guest = await start(pageSize);
+    guest.exports.free(guest.exports.malloc(16)); // creates the brk heap
+    const brk = guest.mman.stats().brk;
+    expect(brk % pageSize).toBe(0);
+    const blockerLength = roundUp(65536, pageSize);
+    const blocker = guest.mman.calls.mmap(brk, blockerLength, PROT_RW, MAP_PRIVATE_ANONYMOUS | MAP_FIXED, -1, 0);
+    expect(blocker).toBe(brk);
+    const seen = guest.trace.length;
+    expect(guest.exports.fill_heap(400000)).toBe(100);
+    const after = guest.trace.slice(seen);
+    const refused = callsOf(after, "brk").filter((record) => record.args[0]! > brk);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]!.result).toBe(brk); // brk(2): a refused break stays where it was
+    const mmaps = callsOf(after, "mmap");
+    expect(mmaps.length).toBeGreaterThan(0);
+    expect(after.indexOf(mmaps[0]!)).toBeGreaterThan(after.indexOf(refused[0]!));
+    for (const mmap of mmaps) {
+      expect(mmap.args[3]).toBe(MAP_PRIVATE_ANONYMOUS);
+      expect(mmap.args[1]).toBeGreaterThanOrEqual(65536);
+    }
+    expect(guest.mman.stats().brk).toBe(brk);
+    expect(guest.exports.heap_segments()).toBe(1 + mmaps.length);
+    settle(guest);
+  });
+
+  it("releases exactly a large block's pages when it is freed", async () => {
+    const guest = await start(pageSize);
+    const size = 300000;
+    const ptr = guest.exports.alloc_large(size);
+    const [mmap] = callsOf(guest.trace, "mmap");
+    const base = mmap!.result;
+    const length = mmap!.args[1]!;
+    expect(length).toBe(roundUp(size + 16, pageSize));
+    const before = guest.mman.stats();
+    const kinds = (): Uint8Array => guest.mman.space.pageKinds();
+    const first = base / pageSize;
+    const last = (base + length) / pageSize; // exclusive
+    expect([...kinds().subarray(first, last)].every((kind) => kind === PageKind.MAPPED)).toBe(true);
+    guest.exports.free(ptr);
+    const munmaps = callsOf(guest.trace, "munmap");
+    expect(munmaps).toHaveLength(1);
+    expect(munmaps[0]!.args).toEqual([base, length]);
+    const after = guest.mman.stats();
+    expect(before.mappedBytes - after.mappedBytes).toBe(length);
+    expect(after.liveMappings).toBe(before.liveMappings - 1);
+    const released = kinds();
+    expect([...released.subarray(first, last)].every((kind) => kind !== PageKind.MAPPED)).toBe(true);
+    // The neighbours are untouched: the page below is not a freed mapping page of ours.
+    if (first > 0) expect(released[first - 1]).toBe(kinds()[first - 1]);
+    settle(guest);
+  });
+
+  it("reads zeros from reused memory (mapped malloc without memset, heap calloc with one)", async () => {
+    const guest = await start(pageSize);
+    expect(guest.exports.reuse_reads_zeros(300000, 500)).toBe(0);
+    const mmaps = callsOf(guest.trace, "mmap");
+    expect(mmaps).toHaveLength(2);
+    // The host handed the same pages out again: this really was reuse.
+    expect(mmaps[1]!.result).toBe(mmaps[0]!.result);
+    settle(guest);
+  });
+
+  it("returns 0 instead of trapping when memory runs out", async () => {
+    const guest = await start(pageSize, { maxMemoryBytes: 2 << 20 });
+    expect(guest.exports.malloc(8 << 20)).toBe(0); // mapped tier: mmap says ENOMEM
+    expect(guest.exports.calloc(0x10000, 0x10000)).toBe(0); // size overflow
+    expect(guest.exports.malloc(0xfffffff0)).toBe(0);
+    let count = 0;
+    while (guest.exports.malloc(50000) !== 0) count++; // heap tier: brk and mmap refused
+    expect(count).toBeGreaterThan(10);
+    expect(guest.exports.malloc(16)).not.toBe(0); // what is left still serves small requests
+    expect(guest.mman.stats().errors.mmap).toBeGreaterThan(0);
+    settle(guest);
+  });
+
+  it("aligns aligned_alloc blocks in both tiers and rejects bad alignments", async () => {
+    const guest = await start(pageSize);
+    const { aligned_alloc, free, malloc_usable_size } = guest.exports;
+    for (const alignment of [32, 64, 256, 4096, 65536]) {
+      for (const size of [1, 100, 5000, 150000]) {
+        const ptr = aligned_alloc(alignment, size);
+        expect(ptr).not.toBe(0);
+        expect(ptr % alignment).toBe(0);
+        expect(malloc_usable_size(ptr)).toBeGreaterThanOrEqual(size);
+        new Uint8Array(guest.memory.buffer, ptr, size).fill(0x77);
+        expect(guest.exports.heap_check()).toBe(0);
+        free(ptr);
+      }
+    }
+    expect(aligned_alloc(48, 10)).toBe(0);
+    expect(aligned_alloc(0, 10)).toBe(0);
+    expect(guest.mman.stats().liveMappings).toBe(0);
+    settle(guest);
+  });
+});
