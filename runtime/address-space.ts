@@ -19,7 +19,7 @@
  * The engine knows nothing about syscall arguments or errno: syscalls/ validates, plans and
  * calls the primitives here. Every primitive either fully succeeds or changes nothing.
  */
-import * as bits from "./bitmap.js";
+import { allSet, anySet, clearBit, clearRange, countSet, growBitmap, nextSet, prevSet, setBit, setRange, testBit, wordsFor } from "./bitmap.js";
 import { FreeRunIndex } from "./free-index.js";
 import { chunkFor, type GrowthPolicy } from "./growth.js";
 import { ADDRESS_LIMIT_32, MapFlags as MapFlag, WASM_PAGE_SIZE } from "./linux.js";
@@ -146,6 +146,8 @@ export class AddressSpace {
   private fileRefs: number[] = [];
 
   counters: Counters = newCounters();
+  /** Pages marked foreign (lets hot paths skip the foreign bitmap while there are none). */
+  foreignPages = 0;
   private knownBytes = 0;
 
   constructor(options: AddressSpaceOptions) {
@@ -206,10 +208,10 @@ export class AddressSpace {
     if (pages <= this.mapPages.length) return;
     let capacity = Math.max(1024, this.mapPages.length);
     while (capacity < pages) capacity *= 2;
-    this.used = bits.growBitmap(this.used, capacity);
-    this.dirty = bits.growBitmap(this.dirty, capacity);
-    this.starts = bits.growBitmap(this.starts, capacity);
-    this.foreign = bits.growBitmap(this.foreign, capacity);
+    this.used = growBitmap(this.used, capacity);
+    this.dirty = growBitmap(this.dirty, capacity);
+    this.starts = growBitmap(this.starts, capacity);
+    this.foreign = growBitmap(this.foreign, capacity);
     this.free.ensureCapacity(capacity);
     const grow = <T extends Int32Array | Uint8Array | Float64Array>(old: T, make: (n: number) => T): T => {
       const next = make(capacity);
@@ -231,18 +233,19 @@ export class AddressSpace {
   private addPages(from: number, to: number, foreignGrowth: boolean, clean = false): void {
     this.ensureCapacity(to);
     const imageEnd = Math.min(to, this.regionStartPage);
-    if (from < imageEnd) bits.setRange(this.used, from, imageEnd);
+    if (from < imageEnd) setRange(this.used, from, imageEnd);
     const lo = Math.max(from, this.regionStartPage);
     const freeEnd = foreignGrowth ? lo : Math.min(to, this.limitPage);
     if (lo < freeEnd) {
-      if (!clean) bits.setRange(this.dirty, lo, freeEnd);
+      if (!clean) setRange(this.dirty, lo, freeEnd);
       this.insertFree(lo, freeEnd);
     }
     const foreignStart = Math.max(lo, freeEnd);
     if (foreignStart < to) {
-      bits.setRange(this.used, foreignStart, to);
-      bits.setRange(this.foreign, foreignStart, to);
-      bits.setRange(this.dirty, foreignStart, to);
+      this.foreignPages += to - foreignStart;
+      setRange(this.used, foreignStart, to);
+      setRange(this.foreign, foreignStart, to);
+      setRange(this.dirty, foreignStart, to);
     }
     this.ownedPages = to;
   }
@@ -310,39 +313,59 @@ export class AddressSpace {
 
   /** Frees pages [from, to) into the index, merged with free neighbours. */
   private insertFree(from: number, to: number): void {
-    let start = from;
-    let end = to;
-    const left = this.free.runEndingAt(from - 1);
+    const free = this.free;
+    const left = free.runEndingAt(from - 1);
+    const right = to < free.capacity ? free.runLength[to] : 0;
     if (left >= 0) {
-      this.free.remove(left);
-      start = left;
+      if (right > 0) free.remove(to);
+      free.reshape(left, left, to + right - left);
+    } else if (right > 0) {
+      free.reshape(to, from, to + right - from);
+    } else {
+      free.insert(from, to - from);
     }
-    if (end < this.free.capacity && this.free.runLength[end] > 0) end += this.free.remove(end);
-    this.free.insert(start, end - start);
   }
 
   /** Takes pages [from, to) out of the free run that starts at `runStart` and contains them. */
   private takeFromRun(runStart: number, from: number, to: number): void {
-    const length = this.free.remove(runStart);
-    if (from > runStart) this.free.insert(runStart, from - runStart);
-    if (to < runStart + length) this.free.insert(to, runStart + length - to);
-    bits.setRange(this.used, from, to);
+    const free = this.free;
+    const runEnd = runStart + free.runLength[runStart];
+    if (from > runStart) {
+      // Keep the part below in place (the common case: carving from the top of a run).
+      free.reshape(runStart, runStart, from - runStart);
+      if (to < runEnd) free.insert(to, runEnd - to);
+    } else if (to < runEnd) {
+      free.reshape(runStart, to, runEnd - to);
+    } else {
+      free.remove(runStart);
+    }
+    if (to - from === 1) setBit(this.used, from);
+    else setRange(this.used, from, to);
     this.clearDirty(from, to);
   }
 
   /** Zeroes the dirty pages of [from, to): every anonymous page reads as zeros when handed out. */
   private clearDirty(from: number, to: number): void {
-    if (!bits.anySet(this.dirty, from, to)) return;
+    const dirty = this.dirty;
+    if (to - from === 1) {
+      // One page: the most common mapping, worth its own path.
+      if (!testBit(dirty, from)) return;
+      (this.memory as LinearMemory).bytes().fill(0, from * this.pageSize, to * this.pageSize);
+      this.counters.clearedBytes += this.pageSize;
+      clearBit(dirty, from);
+      return;
+    }
+    if (!anySet(dirty, from, to)) return;
     const bytes = (this.memory as LinearMemory).bytes();
     const size = this.pageSize;
-    for (let page = bits.nextSet(this.dirty, from, to); page >= 0; ) {
+    for (let page = nextSet(dirty, from, to); page >= 0; ) {
       let end = page + 1;
-      while (end < to && bits.testBit(this.dirty, end)) end++;
+      while (end < to && testBit(dirty, end)) end++;
       bytes.fill(0, page * size, end * size);
       this.counters.clearedBytes += (end - page) * size;
-      page = end < to ? bits.nextSet(this.dirty, end, to) : -1;
+      page = end < to ? nextSet(dirty, end, to) : -1;
     }
-    bits.clearRange(this.dirty, from, to);
+    clearRange(dirty, from, to);
   }
 
   /** Zeroes pages [from, to) that stay in use (MADV_DONTNEED, MREMAP_DONTUNMAP). */
@@ -354,7 +377,7 @@ export class AddressSpace {
   /** True when pages [from, to) are all free (pages not grown yet count as free if below the limit). */
   isFree(from: number, to: number): boolean {
     if (from < this.regionStartPage || to > this.limitPage) return false;
-    return !bits.anySet(this.used, from, Math.min(to, this.ownedPages));
+    return !anySet(this.used, from, Math.min(to, this.ownedPages));
   }
 
   /**
@@ -364,7 +387,7 @@ export class AddressSpace {
    */
   takeFree(from: number, to: number): boolean {
     if (to > this.ownedPages && !this.growTo(to)) return false;
-    const runStart = bits.prevSet(this.used, from - 1, 0) + 1;
+    const runStart = prevSet(this.used, from - 1, 0) + 1;
     this.takeFromRun(runStart, from, to);
     return true;
   }
@@ -392,8 +415,13 @@ export class AddressSpace {
 
   /** Returns pages [from, to) of a mapping or the brk area to the free runs (as dirty pages). */
   private release(from: number, to: number): void {
-    bits.clearRange(this.used, from, to);
-    bits.setRange(this.dirty, from, to);
+    if (to - from === 1) {
+      clearBit(this.used, from);
+      setBit(this.dirty, from);
+    } else {
+      clearRange(this.used, from, to);
+      setRange(this.dirty, from, to);
+    }
     this.insertFree(from, to);
   }
 
@@ -443,7 +471,7 @@ export class AddressSpace {
     file: MappableFile | null = null,
     fileOffset = 0,
   ): void {
-    bits.setRange(this.starts, start, start + 1);
+    setBit(this.starts, start);
     this.mapPages[start] = pages;
     this.mapProt[start] = prot;
     this.mapFlags[start] = flags;
@@ -483,33 +511,34 @@ export class AddressSpace {
 
   /** The first page of the mapping that contains `page`, or -1. */
   mappingAt(page: number): number {
-    if (page < this.brkEndPage || page >= this.ownedPages || !bits.testBit(this.used, page)) return -1;
-    const start = bits.prevSet(this.starts, page, this.brkEndPage);
+    if (page < this.brkEndPage || page >= this.ownedPages || !testBit(this.used, page)) return -1;
+    const start = prevSet(this.starts, page, this.brkEndPage);
     return start >= 0 && start + this.mapPages[start] > page ? start : -1;
   }
 
   /** The first mapping starting in [from, to), or -1. */
   nextMapping(from: number, to: number): number {
-    return bits.nextSet(this.starts, from, Math.min(to, this.ownedPages));
+    return nextSet(this.starts, from, Math.min(to, this.ownedPages));
   }
 
   /** True when every page of [from, to) belongs to a mapping. */
   isMapped(from: number, to: number): boolean {
     if (from < this.brkEndPage || to > this.ownedPages) return false;
-    if (!bits.allSet(this.used, from, to) || bits.anySet(this.foreign, from, to)) return false;
+    if (!allSet(this.used, from, to) || anySet(this.foreign, from, to)) return false;
     return true;
   }
 
   /** True when every page of [from, to) exists and is in use (image, brk area, mapping or foreign). */
   isInUse(from: number, to: number): boolean {
-    return to <= this.ownedPages && bits.allSet(this.used, from, to);
+    return to <= this.ownedPages && allSet(this.used, from, to);
   }
 
   /** True when any page of [from, to) is the image, the brk area or a foreign page. */
   touchesUnmappable(from: number, to: number): boolean {
     if (from < this.brkEndPage) return true;
+    if (this.foreignPages === 0) return false;
     const end = Math.min(to, this.ownedPages);
-    return from < end && bits.anySet(this.foreign, from, end);
+    return from < end && anySet(this.foreign, from, end);
   }
 
   /** Splits the mapping containing `page` so that a mapping starts at `page` (no-op otherwise). */
@@ -520,7 +549,7 @@ export class AddressSpace {
     const leftBytes = leftPages * this.pageSize;
     const requested = this.mapRequested[start];
     const leftRequested = Math.min(requested, leftBytes);
-    bits.setRange(this.starts, page, page + 1);
+    setBit(this.starts, page);
     this.mapPages[page] = this.mapPages[start] - leftPages;
     this.mapPages[start] = leftPages;
     this.mapProt[page] = this.mapProt[start];
@@ -536,7 +565,7 @@ export class AddressSpace {
 
   /** Forgets the mapping record at `start` (its pages stay as they are). */
   private dropMapping(start: number): void {
-    bits.clearRange(this.starts, start, start + 1);
+    clearBit(this.starts, start);
     const c = this.counters;
     c.liveMappings--;
     c.mappedPages -= this.mapPages[start];
@@ -554,11 +583,18 @@ export class AddressSpace {
   unmap(from: number, to: number): void {
     const end = Math.min(to, this.ownedPages);
     if (from >= end) return;
+    if (testBit(this.starts, from) && this.mapPages[from] === end - from) {
+      // Exactly one whole mapping: the common munmap.
+      if (this.mapFile[from] !== 0) this.writeBack(from, from, end);
+      this.dropMapping(from);
+      this.release(from, end);
+      return;
+    }
     this.splitAt(from);
     this.splitAt(end);
     for (let start = this.nextMapping(from, end); start >= 0; ) {
       const pages = this.mapPages[start];
-      this.writeBack(start, start, start + pages);
+      if (this.mapFile[start] !== 0) this.writeBack(start, start, start + pages);
       this.dropMapping(start);
       this.release(start, start + pages);
       start = this.nextMapping(start + pages, end);
@@ -700,7 +736,7 @@ export class AddressSpace {
 
   /** Bytes of the page bitmaps alone (used, dirty, starts, foreign). */
   get bitmapBytes(): number {
-    return bits.wordsFor(this.ownedPages) * 4 * 4;
+    return wordsFor(this.ownedPages) * 4 * 4;
   }
 
   /** One PageKind per libc page of linear memory. */
@@ -711,9 +747,9 @@ export class AddressSpace {
       let kind: PageKind;
       if (page < this.regionStartPage) kind = PageKind.IMAGE;
       else if (page < this.brkEndPage) kind = PageKind.BRK;
-      else if (bits.testBit(this.foreign, page)) kind = PageKind.FOREIGN;
-      else if (bits.testBit(this.used, page)) kind = PageKind.MAPPED;
-      else kind = bits.testBit(this.dirty, page) ? PageKind.FREE_DIRTY : PageKind.FREE_CLEAN;
+      else if (testBit(this.foreign, page)) kind = PageKind.FOREIGN;
+      else if (testBit(this.used, page)) kind = PageKind.MAPPED;
+      else kind = testBit(this.dirty, page) ? PageKind.FREE_DIRTY : PageKind.FREE_CLEAN;
       kinds[page] = kind;
     }
     return kinds;
@@ -738,16 +774,16 @@ export class AddressSpace {
     if (this.knownBytes > this.memory.byteLength()) fail("the engine accounts for more memory than exists");
     if (owned !== this.knownBytes / size) fail(`owned pages ${owned} != memory pages ${this.knownBytes / size}`);
     // Nothing below the heap base is handed out: image pages are used, never mappings or free.
-    if (!bits.allSet(this.used, 0, Math.min(this.regionStartPage, owned))) fail("an image page is not marked used");
-    if (bits.anySet(this.starts, 0, Math.min(this.brkEndPage, owned))) fail("a mapping starts below the break");
+    if (!allSet(this.used, 0, Math.min(this.regionStartPage, owned))) fail("an image page is not marked used");
+    if (anySet(this.starts, 0, Math.min(this.brkEndPage, owned))) fail("a mapping starts below the break");
     // The brk area reports the exact break and covers whole pages up to it.
     if (this.breakAddress < this.heapBase) fail("the break is below the heap base");
     if (this.brkEndPage !== Math.max(this.regionStartPage, this.pagesFor(this.breakAddress))) {
       fail(`brk end page ${this.brkEndPage} does not match the break ${this.breakAddress}`);
     }
     const brkOwnedEnd = Math.min(this.brkEndPage, owned);
-    if (!bits.allSet(this.used, this.regionStartPage, brkOwnedEnd)) fail("a brk page is not marked used");
-    if (bits.anySet(this.foreign, this.regionStartPage, brkOwnedEnd)) fail("the brk area overlaps foreign pages");
+    if (!allSet(this.used, this.regionStartPage, brkOwnedEnd)) fail("a brk page is not marked used");
+    if (anySet(this.foreign, this.regionStartPage, brkOwnedEnd)) fail("the brk area overlaps foreign pages");
     // Mappings never overlap each other, the brk area, foreign pages, or the last page below 4 GiB.
     let mappedPages = 0;
     let live = 0;
@@ -759,9 +795,9 @@ export class AddressSpace {
       if (start < previousEnd) fail(`mapping at page ${start} overlaps the previous mapping or the brk area`);
       if (start + pages > owned) fail(`mapping at page ${start} runs past the end of memory`);
       if (start + pages > this.limitPage) fail(`mapping at page ${start} reaches past the address limit`);
-      if (!bits.allSet(this.used, start, start + pages)) fail(`mapping at page ${start} has a page not marked used`);
-      if (bits.anySet(this.foreign, start, start + pages)) fail(`mapping at page ${start} covers foreign pages`);
-      if (bits.anySet(this.starts, start + 1, start + pages)) fail(`mapping at page ${start} contains another mapping's start`);
+      if (!allSet(this.used, start, start + pages)) fail(`mapping at page ${start} has a page not marked used`);
+      if (anySet(this.foreign, start, start + pages)) fail(`mapping at page ${start} covers foreign pages`);
+      if (anySet(this.starts, start + 1, start + pages)) fail(`mapping at page ${start} contains another mapping's start`);
       const req = this.mapRequested[start];
       if (req < 0 || req > pages * size) fail(`mapping at page ${start} has ${req} requested bytes for ${pages} pages`);
       requested += req;
@@ -779,17 +815,17 @@ export class AddressSpace {
     for (const [start, length] of this.free.allRuns()) {
       if (length <= 0 || start + length > owned) fail(`free run at page ${start} (${length} pages) is out of range`);
       if (start < this.brkEndPage) fail(`free run at page ${start} is below the break`);
-      if (bits.anySet(this.used, start, start + length)) fail(`free run at page ${start} holds a used page`);
+      if (anySet(this.used, start, start + length)) fail(`free run at page ${start} holds a used page`);
       if (start + length > this.limitPage) fail(`free run at page ${start} reaches past the address limit`);
       if (this.free.runEndingAt(start + length - 1) !== start) fail(`free run at page ${start} has a wrong end tag`);
-      if (start > this.brkEndPage && !bits.testBit(this.used, start - 1)) fail(`free run at page ${start} is not merged with the run below`);
-      if (start + length < owned && !bits.testBit(this.used, start + length)) fail(`free run at page ${start} is not merged with the run above`);
+      if (start > this.brkEndPage && !testBit(this.used, start - 1)) fail(`free run at page ${start} is not merged with the run below`);
+      if (start + length < owned && !testBit(this.used, start + length)) fail(`free run at page ${start} is not merged with the run above`);
       freePages += length;
     }
     if (freePages !== this.free.freePages) fail(`${freePages} free pages in runs, ${this.free.freePages} accounted`);
     // Bitmap population equals the pages accounted for: image + brk + mapped + foreign + free = all.
-    const usedCount = bits.countSet(this.used, 0, owned);
-    const foreignCount = bits.countSet(this.foreign, 0, owned);
+    const usedCount = countSet(this.used, 0, owned);
+    const foreignCount = countSet(this.foreign, 0, owned);
     if (usedCount + freePages !== owned) fail(`used ${usedCount} + free ${freePages} != ${owned} pages`);
     if (usedCount !== brkOwnedEnd + mappedPages + foreignCount) {
       fail(`used pages ${usedCount} != image+brk ${brkOwnedEnd} + mapped ${mappedPages} + foreign ${foreignCount}`);
@@ -799,7 +835,7 @@ export class AddressSpace {
       const bytes = this.memory.bytes();
       for (const [start, length] of this.free.allRuns()) {
         for (let page = start; page < start + length; page++) {
-          if (bits.testBit(this.dirty, page)) continue;
+          if (testBit(this.dirty, page)) continue;
           const from = page * size;
           for (let i = from; i < from + size; i++) {
             if (bytes[i] !== 0) fail(`free clean page ${page} holds a non-zero byte at ${i}`);

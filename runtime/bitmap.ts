@@ -21,6 +21,14 @@ export function testBit(map: Uint32Array, bit: number): boolean {
   return (map[bit >>> 5] & (1 << (bit & 31))) !== 0;
 }
 
+export function setBit(map: Uint32Array, bit: number): void {
+  map[bit >>> 5] |= 1 << (bit & 31);
+}
+
+export function clearBit(map: Uint32Array, bit: number): void {
+  map[bit >>> 5] &= ~(1 << (bit & 31));
+}
+
 /** Mask of bits [lo, hi) within one word, 0 <= lo < hi <= 32. */
 function wordMask(lo: number, hi: number): number {
   const upper = hi === 32 ? 0xffffffff : (1 << hi) - 1;

@@ -122,6 +122,24 @@ export class FreeRunIndex {
     return length;
   }
 
+  /**
+   * Changes the run at `start` to [newStart, newStart+newLength) (it shrank or grew at an end).
+   * When the length stays in the same bucket, only the tags move: the common case of a page
+   * taken from or returned to a large run costs no list operations.
+   */
+  reshape(start: number, newStart: number, newLength: number): void {
+    const length = this.runLength[start];
+    if (newStart === start && FreeRunIndex.bucketOf(newLength) === FreeRunIndex.bucketOf(length)) {
+      this.runStartAt[start + length - 1] = -1;
+      this.runLength[start] = newLength;
+      this.runStartAt[start + newLength - 1] = start;
+      this.freePages += newLength - length;
+      return;
+    }
+    this.remove(start);
+    this.insert(newStart, newLength);
+  }
+
   /** The first page of the free run whose last page is `page`, or -1. */
   runEndingAt(page: number): number {
     return page >= 0 && page < this.runStartAt.length ? this.runStartAt[page] : -1;

@@ -20,16 +20,40 @@ export interface LinearMemory {
   bytes(): Uint8Array;
 }
 
-/** A WebAssembly.Memory seen through the LinearMemory interface. */
+/**
+ * A WebAssembly.Memory seen through the LinearMemory interface.
+ *
+ * Reading `memory.buffer` goes through a slow API getter, and the memory calls need the size
+ * on every call (to notice growth by the guest). When a non-shared memory grows, its old
+ * ArrayBuffer is detached and reads as 0 bytes long (WebAssembly JS API, "refresh the memory
+ * buffer"), so the cached buffer's own byteLength tells when to fetch the new one. A shared
+ * memory's old buffer is not detached: there the getter is read every time.
+ */
 export class WasmLinearMemory implements LinearMemory {
+  private buffer: ArrayBufferLike;
   private view: Uint8Array;
+  private readonly shared: boolean;
 
   constructor(readonly memory: WebAssembly.Memory) {
-    this.view = new Uint8Array(memory.buffer);
+    this.buffer = memory.buffer;
+    this.view = new Uint8Array(this.buffer);
+    this.shared = typeof SharedArrayBuffer !== "undefined" && this.buffer instanceof SharedArrayBuffer;
+  }
+
+  private current(): ArrayBufferLike {
+    // A view over a detached buffer has length 0 (cheaper to read than the buffer's byteLength).
+    if (this.shared || this.view.length === 0) {
+      const buffer = this.memory.buffer;
+      if (buffer !== this.buffer) {
+        this.buffer = buffer;
+        this.view = new Uint8Array(buffer);
+      }
+    }
+    return this.buffer;
   }
 
   byteLength(): number {
-    return this.memory.buffer.byteLength;
+    return this.current().byteLength;
   }
 
   grow(wasmPages: number): number {
@@ -42,10 +66,8 @@ export class WasmLinearMemory implements LinearMemory {
   }
 
   bytes(): Uint8Array {
-    // The buffer object is replaced whenever anyone (us, the guest, the WASI host) grows the
-    // memory; a view over the old buffer would be detached (AssemblyScript issue 2778).
-    const buffer = this.memory.buffer;
-    if (this.view.buffer !== buffer) this.view = new Uint8Array(buffer);
+    // Never a view over a detached buffer (AssemblyScript issue 2778 shows that bug).
+    this.current();
     return this.view;
   }
 }

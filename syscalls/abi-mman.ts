@@ -43,7 +43,6 @@ export interface MmanImports {
  * 52 significant bits).
  */
 function offsetArgument(offset: bigint, pageSize: number): number {
-  if (offset === 0n) return 0;
   if (offset < 0n || offset % BigInt(pageSize) !== 0n) return -1;
   return Number(offset);
 }
@@ -61,7 +60,8 @@ export function mmanImports(calls: MemoryCalls, onHostError: (error: unknown, ca
     },
     mmap(address, length, prot, flags, fd, offset) {
       try {
-        return calls.mmap(address >>> 0, length >>> 0, prot >>> 0, flags >>> 0, fd | 0, offsetArgument(offset, pageSize())) | 0;
+        const offsetNumber = offset === 0n ? 0 : offsetArgument(offset, pageSize());
+        return calls.mmap(address >>> 0, length >>> 0, prot >>> 0, flags >>> 0, fd | 0, offsetNumber) | 0;
       } catch (error) {
         onHostError(error, "mmap");
         return -Errno.ENOMEM;

@@ -6,6 +6,5 @@
 import type { SyscallContext } from "./context.js";
 
 export function brk(ctx: SyscallContext, address: number): number {
-  ctx.space.sync();
   return ctx.space.setBreak(address);
 }

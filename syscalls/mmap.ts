@@ -55,9 +55,10 @@ export function mmap(
     if (offset / pageSize + pages > ADDRESS_LIMIT_32) return -Errno.EOVERFLOW;
   }
 
-  space.sync();
   let start: number;
   if ((flags & (Map.FIXED | Map.FIXED_NOREPLACE)) !== 0) {
+    // A fixed address may lie in pages the guest grew since the last call: account for them.
+    space.sync();
     if (address % pageSize !== 0) return -Errno.EINVAL;
     const from = address / pageSize;
     const to = from + pages;

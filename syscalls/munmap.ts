@@ -3,6 +3,9 @@
  * the range that are not mapped are fine (Linux succeeds there too). Shared file mappings write
  * back first. Deviation: a range that touches the module image, the brk area or pages the guest
  * grew itself is EINVAL, since those are not mappings and unmapping them would break the guest.
+ *
+ * No sync() with the memory's size here: pages the guest grew since the last call lie beyond
+ * what the engine accounts for, and unmap() never touches pages beyond that.
  */
 import { ADDRESS_LIMIT_32, Errno } from "../runtime/linux.js";
 import type { SyscallContext } from "./context.js";
@@ -12,7 +15,6 @@ export function munmap(ctx: SyscallContext, address: number, length: number): nu
   if (!space.attached) return -Errno.ENOSYS;
   if (address % space.pageSize !== 0 || length === 0) return -Errno.EINVAL;
   if (length > ADDRESS_LIMIT_32 - address) return -Errno.EINVAL;
-  space.sync();
   const from = address / space.pageSize;
   const to = from + space.pagesFor(length);
   if (space.touchesUnmappable(from, to)) return -Errno.EINVAL;
