@@ -5,8 +5,7 @@
  * trips, one of which clears as many pages with Uint8Array.fill.
  * Targets: pair <= 1.5 x floor at 100,000 live; pair at 100,000 <= 2 x pair at 100.
  */
-// The library as shipped (dist/, built by `npm run bench`), not the sources through a loader.
-import { createMman } from "../dist/index.js";
+import type { createMman as CreateMman } from "../index.js";
 import { watFixture } from "../test/helpers/wat.js";
 
 const PAGE = 4096;
@@ -18,6 +17,9 @@ interface Guest {
   pairs(n: number, len: number, step: number): number;
   floor(n: number, len: number, step: number, addr: number): number;
 }
+
+// The library as shipped (dist/, built by `npm run bench`), not the sources through a loader.
+const { createMman } = (await import(new URL("../dist/index.js", import.meta.url).href)) as { createMman: typeof CreateMman };
 
 async function guestWith(live: number): Promise<{ guest: Guest; scratch: number }> {
   const bytes = await watFixture("bench-pairs");

@@ -83,7 +83,7 @@ export interface MmanStats {
 
 export interface Mman {
   /** The import-object fragment to spread into WebAssembly.instantiate: `{ mman: {...} }`. */
-  readonly imports: { mman: MmanImports };
+  readonly imports: { mman: MmanImports & WebAssembly.ModuleImports };
   readonly pageSize: number;
   /** The engine (read-only use: pageKinds(), mappings(), counters). */
   readonly space: AddressSpace;
@@ -216,7 +216,7 @@ export function createMman(options: MmanOptions = {}): Mman {
   }
 
   return {
-    imports: { [MMAN_MODULE]: imports } as { mman: MmanImports },
+    imports: { [MMAN_MODULE]: imports } as { mman: MmanImports & WebAssembly.ModuleImports },
     pageSize: geometry.size,
     space,
     calls,
