@@ -94,12 +94,13 @@ export function checkAllImportsPresent(
  */
 export function rewriteLinkError(error: unknown): unknown {
   if (!(error instanceof WebAssembly.LinkError)) return error;
-  // V8's wording: `Import #3 "mman" "mmap": imported function does not match the expected type`.
-  const match = /"mman" "([^"]+)"/.exec(error.message);
+  // V8's wording (Node 20): `Import #0 module="mman" function="mmap" error: imported function
+  // does not match the expected type`; older versions wrote `Import #0 "mman" "mmap": ...`.
+  const match = /module="mman" function="([^"]+)"/.exec(error.message) ?? /"mman" "([^"]+)"/.exec(error.message);
   if (match === null) return error;
   const expected = MMAN_FUNCTION_SIGNATURES[match[1]];
-  const declared = expected === undefined ? "" : `; the mman ABI declares ${formatSignature(expected)}`;
-  return new ImportMismatchError(`wasi-mman: the module's import mman.${match[1]} does not link: ${error.message}${declared}`);
+  const declared = expected === undefined ? "" : ` (the mman ABI declares ${formatSignature(expected)})`;
+  return new ImportMismatchError(`wasi-mman: the module's import mman.${match[1]} does not match${declared}: ${error.message}`);
 }
 
 export interface ImportedMemory {

@@ -14,7 +14,16 @@
  */
 import { createMman, type Mman, type MmanOptions } from "../syscalls/create-mman.js";
 import type { AttachInfo } from "../syscalls/create-mman.js";
-import { checkAllImportsPresent, checkMmanImports, findImportedMemory, ImportMismatchError, rewriteLinkError } from "./check.js";
+import { MMAN_MODULE } from "../syscalls/abi-mman.js";
+import {
+  checkAllImportsPresent,
+  checkMmanImports,
+  findImportedMemory,
+  ImportMismatchError,
+  MMAN_FUNCTION_SIGNATURES,
+  rewriteLinkError,
+} from "./check.js";
+import { typedImports } from "./typed-imports.js";
 import { readModuleInfo, type ImportInfo, type ModuleInfo } from "./wasm-imports.js";
 
 /** A module as bytes (preferred: signatures are checked) or as a compiled module. */
@@ -109,8 +118,14 @@ export async function instantiateWithMman(
   const mman = isMman(options.mman) ? options.mman : createMman(options.mman ?? {});
   checkMmanImports(info.imports, Object.keys(mman.imports.mman));
 
-  // MmanImports is a precise interface without an index signature; Imports wants one.
-  const importObject: WebAssembly.Imports = { ...hostImports, ...options.imports, ...(mman.imports as unknown as WebAssembly.Imports) };
+  // Where a signature could not be read, the mman functions go through typed wasm wrappers,
+  // so that the engine's link step checks them (typed-imports.ts); otherwise the plain
+  // JavaScript functions are imported (the check above has done that job).
+  const unchecked = info.imports.some((entry) => entry.module === MMAN_MODULE && entry.kind === "function" && entry.signature === null);
+  const mmanFunctions = unchecked
+    ? typedImports(MMAN_MODULE, mman.imports.mman as unknown as Record<string, unknown>, MMAN_FUNCTION_SIGNATURES)
+    : mman.imports.mman;
+  const importObject: WebAssembly.Imports = { ...hostImports, ...options.imports, [MMAN_MODULE]: mmanFunctions as WebAssembly.ModuleImports };
   const wanted = findImportedMemory(info.imports);
   let memory: WebAssembly.Memory | null = null;
   if (wanted !== null) {
