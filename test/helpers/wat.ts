@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-type Wabt = Awaited<ReturnType<typeof import("wabt")["default"]>>;
+type Wabt = Awaited<ReturnType<typeof import("wabt")>>;
 let wabtPromise: Promise<Wabt> | null = null;
 
 function wabt(): Promise<Wabt> {
