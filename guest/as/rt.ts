@@ -16,11 +16,17 @@
 // (gcInfo, gcInfo2, rtId, rtSize) that the standard library reads (String#length uses
 // rtSize).
 //
+// Zeroing: the compiler treats any custom runtime as the incremental one
+// (ASC_RUNTIME == Runtime.Incremental), and for that runtime the standard library leaves
+// the zeroing of new objects to __new and of grown arrays to __renew, as itcms does. So
+// __new clears through calloc (which skips blocks fresh from mmap) and __renew clears the
+// bytes it adds.
+//
 // Out of memory: malloc() answers 0, but AssemblyScript code has no way to receive a null
 // object, so these hooks abort, as the built-in runtimes do.
 import { OBJECT, OBJECT_OVERHEAD, OBJECT_MAXSIZE, TOTAL_OVERHEAD } from "~lib/rt/common";
 import { E_ALLOCATION_TOO_LARGE } from "~lib/util/error";
-import { malloc, free, realloc } from "./alloc";
+import { malloc, calloc, free, realloc } from "./alloc";
 
 // @ts-ignore: decorator
 @inline function mustHave(ptr: usize): usize {
@@ -50,7 +56,7 @@ function __free(ptr: usize): void {
 @global @unsafe
 function __new(size: usize, id: u32): usize {
   if (size > OBJECT_MAXSIZE) throw new Error(E_ALLOCATION_TOO_LARGE);
-  let ptr = __alloc(OBJECT_OVERHEAD + size);
+  let ptr = mustHave(calloc(1, OBJECT_OVERHEAD + size));
   // The OBJECT view starts at the block header, 4 bytes before the allocation.
   let object = changetype<OBJECT>(ptr + OBJECT_OVERHEAD - TOTAL_OVERHEAD);
   object.gcInfo = 0;
@@ -64,8 +70,10 @@ function __new(size: usize, id: u32): usize {
 @global @unsafe
 function __renew(oldPtr: usize, size: usize): usize {
   if (size > OBJECT_MAXSIZE) throw new Error(E_ALLOCATION_TOO_LARGE);
+  let oldSize = <usize>changetype<OBJECT>(oldPtr - TOTAL_OVERHEAD).rtSize;
   let ptr = __realloc(oldPtr - OBJECT_OVERHEAD, OBJECT_OVERHEAD + size);
   changetype<OBJECT>(ptr + OBJECT_OVERHEAD - TOTAL_OVERHEAD).rtSize = <u32>size;
+  if (size > oldSize) memory.fill(ptr + OBJECT_OVERHEAD + oldSize, 0, size - oldSize);
   return ptr + OBJECT_OVERHEAD;
 }
 
