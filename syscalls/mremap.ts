@@ -57,7 +57,8 @@ export function mremap(
     return to * pageSize;
   }
 
-  if (newPages <= oldPages) {
+  // MREMAP_DONTUNMAP always moves (mremap(2)); otherwise a shrink or same size stays put.
+  if (newPages <= oldPages && !dontUnmap) {
     if (wholeMapping) space.resizeMapping(from, newPages, newLength);
     else space.unmap(from + newPages, from + oldPages);
     return oldAddress;
