@@ -1,0 +1,220 @@
+/**
+ * `wasi-mman run`: runs a WASI command module in Node through browser_wasi_shim, with the
+ * memory calls plugged in. Exit code: the module's; 2 for a usage error, a missing or invalid
+ * module or an import mismatch (one line on stderr); 134 when the module traps (as wasmtime
+ * reports a trap: 128 + SIGABRT).
+ */
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { WASI } from "@bjorn3/browser_wasi_shim";
+import { ImportMismatchError } from "../hosts/check.js";
+import { runWithShim } from "../hosts/shim.js";
+import { straceLine, traceJsonLine } from "../hosts/trace-format.js";
+import { readModuleInfo, WasmFormatError } from "../hosts/wasm-imports.js";
+import { MMAN_MODULE } from "../syscalls/abi-mman.js";
+import { createMman, type Mman } from "../syscalls/create-mman.js";
+import type { TraceRecord } from "../syscalls/calls.js";
+import { shimFileResolver } from "../hosts/shim-files.js";
+import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, splitOptions, UsageError } from "./args.js";
+import { loadDir, parseDirSpec, type LoadedDir } from "./dirs.js";
+import { formatStats } from "./format.js";
+import { processStdio, writeAllSync, writeLineSync } from "./host-io.js";
+import { compileWat } from "./wat.js";
+
+export const RUN_USAGE = `Usage: wasi-mman run [options] <module.wasm | module.wat> [--] [args...]
+
+Runs a WASI command module (wasi_snapshot_preview1, _start) in Node with browser_wasi_shim,
+with the mman memory calls (brk, mmap, munmap, mremap, madvise, mprotect, msync) plugged in.
+Arguments after the module go to the module (argv[0] is the module path). A .wat file is
+compiled first (needs the wabt package).
+
+Options:
+  --page-size SIZE     libc page size: 4k, 8k, 16k, 32k, 64k or bytes (default 4k)
+  --max-memory SIZE    never grow linear memory past SIZE (e.g. 64m, 1g; default: the
+                       module's declared maximum, at most 4g)
+  --growth MODE        exact (grow by what is needed) or geometric (default: chunks of a
+                       quarter of memory, 64 KiB to 8 MiB)
+  --dir HOST[:GUEST]   preopen host directory HOST as GUEST (default: the same path). Files
+                       are loaded into memory; changed and new files are written back when
+                       the module exits (deletions and renames are not). Repeatable.
+  --ro-dir HOST[:GUEST]  the same, read-only, nothing written back. Repeatable.
+  --env KEY=VALUE      set an environment variable for the module. Repeatable.
+  --stats              print the memory statistics table to stderr after the module exits
+  --trace FILE         write every memory call to FILE as JSON lines:
+                       {"seq","call","args","result","errno","time","durationUs"}
+  --strace             print every memory call to stderr, strace style:
+                       mmap(0, 131072, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x20000
+  -h, --help           show this help
+
+Exit status: the module's exit code; 2 for bad options, a missing or invalid module, or an
+import the host does not provide; 134 if the module traps.
+
+Example:
+  wasi-mman run --page-size 16k --stats fixtures/hosts/hello.wat -- one two
+  wasi-mman run --dir ./data:/data --strace prog.wasm /data/input.txt`;
+
+const SPEC = {
+  "--page-size": "value",
+  "--max-memory": "value",
+  "--growth": "value",
+  "--dir": "list",
+  "--ro-dir": "list",
+  "--env": "list",
+  "--stats": "flag",
+  "--trace": "value",
+  "--strace": "flag",
+  "--help": "flag",
+} as const;
+
+/** Trace lines collected and written to the file in large chunks. */
+class TraceFile {
+  private chunks: string[] = [];
+  private size = 0;
+  constructor(private readonly fd: number) {}
+
+  add(line: string): void {
+    this.chunks.push(line, "\n");
+    this.size += line.length + 1;
+    if (this.size >= 1 << 16) this.flush();
+  }
+
+  flush(): void {
+    if (this.chunks.length === 0) return;
+    writeAllSync(this.fd, new TextEncoder().encode(this.chunks.join("")));
+    this.chunks = [];
+    this.size = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+async function readModule(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : String(code);
+    throw new UsageError(`cannot read ${path}: ${reason}`);
+  }
+  const isText = path.endsWith(".wat") || path.endsWith(".wast") || (bytes.length > 0 && bytes[0] !== 0);
+  if (isText) {
+    try {
+      return await compileWat(bytes.toString("utf8"), path);
+    } catch (error) {
+      throw new UsageError((error as Error).message.replace(/^wasi-mman: /, ""));
+    }
+  }
+  return new Uint8Array(bytes);
+}
+
+function parseEnv(entries: readonly string[]): string[] {
+  return entries.map((entry) => {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--env: expected KEY=VALUE, got "${entry}"`);
+    return entry;
+  });
+}
+
+/** The `run` subcommand; returns the process exit code. */
+export async function runCommand(argv: string[]): Promise<number> {
+  let traceFile: TraceFile | null = null;
+  let dirs: LoadedDir[] = [];
+  let mman: Mman | null = null;
+  let stats = false;
+  let exitCode: number;
+  try {
+    const { options, rest } = splitOptions(argv, SPEC, { "-h": "--help" });
+    if (options.has("--help")) {
+      console.log(RUN_USAGE);
+      return 0;
+    }
+    if (rest.length === 0) throw new UsageError("no module given (see wasi-mman run --help)");
+    const [modulePath, ...after] = rest;
+    const moduleArgs = after[0] === "--" ? after.slice(1) : after;
+    const one = (name: keyof typeof SPEC): string | undefined => options.get(name)?.[0];
+
+    const pageSize = one("--page-size") === undefined ? undefined : parsePageSizeOption(one("--page-size") as string);
+    const maxMemoryBytes = one("--max-memory") === undefined ? undefined : parseMaxMemoryOption(one("--max-memory") as string);
+    const growth = one("--growth") === undefined ? undefined : parseGrowthOption(one("--growth") as string);
+    const env = parseEnv(options.get("--env") ?? []);
+    const dirSpecs = [
+      ...(options.get("--dir") ?? []).map((text) => parseDirSpec(text, false)),
+      ...(options.get("--ro-dir") ?? []).map((text) => parseDirSpec(text, true)),
+    ];
+    stats = options.has("--stats");
+    const strace = options.has("--strace");
+    const tracePath = one("--trace");
+
+    const bytes = await readModule(modulePath);
+    let usesMman = true;
+    try {
+      usesMman = readModuleInfo(bytes).imports.some((entry) => entry.module === MMAN_MODULE);
+    } catch {
+      // Not readable as a module: compiling it below reports why.
+    }
+    if (tracePath !== undefined) {
+      try {
+        traceFile = new TraceFile(openSync(tracePath, "w"));
+      } catch (error) {
+        throw new UsageError(`--trace: cannot write ${tracePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      }
+    }
+    dirs = dirSpecs.map(loadDir);
+
+    const fds = [...processStdio(), ...dirs.map((dir) => dir.preopen)];
+    const wasi = new WASI([modulePath, ...moduleArgs], env, fds, { debug: false });
+    const sink = traceFile;
+    const trace =
+      sink !== null || strace
+        ? (record: TraceRecord) => {
+            sink?.add(traceJsonLine(record));
+            if (strace) writeLineSync(2, straceLine(record));
+          }
+        : undefined;
+    mman = createMman({
+      pageSize,
+      maxMemoryBytes,
+      growth,
+      trace,
+      files: shimFileResolver(wasi),
+      // The heap-base notice matters only to a module that calls us.
+      onWarning: (message) => {
+        if (usesMman) writeLineSync(2, message);
+      },
+    });
+
+    try {
+      const result = await runWithShim(bytes, { wasi, mman, run: "command" });
+      exitCode = result.exitCode ?? 0;
+    } catch (error) {
+      if (error instanceof ImportMismatchError || error instanceof WebAssembly.CompileError || error instanceof WasmFormatError) {
+        throw new UsageError(error.message.replace(/^wasi-mman: /, ""));
+      }
+      if (error instanceof TypeError && /exports no _start/.test(error.message)) {
+        throw new UsageError(`${modulePath} exports no _start: it is not a WASI command (a reactor cannot be run)`);
+      }
+      if (error instanceof WebAssembly.RuntimeError) {
+        writeLineSync(2, `wasi-mman: the module trapped: ${error.message}`);
+        exitCode = 134;
+      } else if (error instanceof WebAssembly.LinkError) {
+        throw new UsageError(error.message);
+      } else {
+        throw error;
+      }
+    }
+  } catch (error) {
+    traceFile?.close();
+    if (error instanceof UsageError) {
+      writeLineSync(2, `wasi-mman run: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  traceFile?.close();
+  for (const dir of dirs) dir.writeBack();
+  if (stats && mman !== null) writeLineSync(2, formatStats(mman.stats()));
+  return exitCode;
+}
