@@ -630,13 +630,15 @@ export class AddressSpace {
       this.writeBack(start, start + newPages, start + oldPages);
       this.release(start + newPages, start + oldPages);
     }
+    const oldRequested = this.mapRequested[start];
     this.mapPages[start] = newPages;
     c.mappedPages += newPages - oldPages;
-    c.requestedBytes += requestedBytes - this.mapRequested[start];
+    c.requestedBytes += requestedBytes - oldRequested;
     this.mapRequested[start] = requestedBytes;
     if (newPages > oldPages) {
+      // Growth in place grants the added pages: count what was added, mapped and requested.
       c.cumulativeMappedBytes += (newPages - oldPages) * this.pageSize;
-      c.cumulativeRequestedBytes += requestedBytes;
+      c.cumulativeRequestedBytes += Math.max(0, requestedBytes - oldRequested);
     }
     this.notePeaks();
   }

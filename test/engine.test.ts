@@ -134,6 +134,15 @@ describe.each(PAGE_SIZES)("engine with %i-byte pages", (page) => {
     expect(after.calls.mmap).toBe(1);
     expect(after.calls.munmap).toBe(1);
     expect(after.errors.mmap).toBe(0);
+    // mremap growth in place adds what it grants to the cumulative figures, no more.
+    const b = mapAnon(t, page);
+    t.mman.calls.munmap(b - page, page);
+    const grown = t.mman.calls.mremap(b, page, 3 * page, 1, 0);
+    expect(grown).toBeGreaterThan(0);
+    const cumulative = t.mman.stats().cumulative;
+    expect(cumulative.mappedBytes).toBe(2 * page + 3 * page);
+    expect(cumulative.requestedBytes).toBe(page + 1 + 3 * page);
+    expect(cumulative.wastage).toBeGreaterThanOrEqual(0);
   });
 });
 
