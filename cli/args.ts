@@ -49,16 +49,24 @@ export function parseGrowthOption(text: string): "exact" | "geometric" {
 }
 
 /**
- * Splits argv into options and the rest. Options are `--name value`, `--name=value` or
- * `--flag`; option parsing stops at the first argument that is not an option (the module) or
- * at `--`. `spec` maps each option to whether it takes a value.
+ * Splits argv into options and positional arguments, GNU getopt style: options
+ * (`--name value`, `--name=value`, `--flag`) may come before or after positional arguments;
+ * everything after a `--` is positional, even if it starts with a dash. `spec` says which
+ * options take a value ("value": once, "list": repeatable).
  */
 export function splitOptions(
   argv: readonly string[],
   spec: Readonly<Record<string, "flag" | "value" | "list">>,
   aliases: Readonly<Record<string, string>> = {},
-): { options: Map<string, string[]>; rest: string[] } {
+): {
+  options: Map<string, string[]>;
+  positional: string[];
+  afterDashes: string[];
+  /** positional followed by afterDashes: the module, then its arguments. */
+  rest: string[];
+} {
   const options = new Map<string, string[]>();
+  const positional: string[] = [];
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -66,12 +74,15 @@ export function splitOptions(
       i++;
       break;
     }
-    if (!arg.startsWith("-") || arg === "-") break;
+    if (!arg.startsWith("-") || arg === "-") {
+      positional.push(arg);
+      continue;
+    }
     const eq = arg.indexOf("=");
     const rawName = eq >= 0 ? arg.slice(0, eq) : arg;
     const name = aliases[rawName] ?? rawName;
     const kind = spec[name];
-    if (kind === undefined) throw new UsageError(`unknown option ${rawName} (see --help)`);
+    if (kind === undefined) throw new UsageError(`unknown option ${rawName} (see --help; arguments for the module go after --)`);
     let value: string;
     if (kind === "flag") {
       if (eq >= 0) throw new UsageError(`${rawName} takes no value`);
@@ -87,5 +98,6 @@ export function splitOptions(
     list.push(value);
     options.set(name, list);
   }
-  return { options, rest: argv.slice(i) };
+  const afterDashes = argv.slice(i);
+  return { options, positional, afterDashes, rest: [...positional, ...afterDashes] };
 }

@@ -20,12 +20,12 @@ import { formatStats } from "./format.js";
 import { processStdio, writeAllSync, writeLineSync } from "./host-io.js";
 import { compileWat } from "./wat.js";
 
-export const RUN_USAGE = `Usage: wasi-mman run [options] <module.wasm | module.wat> [--] [args...]
+export const RUN_USAGE = `Usage: wasi-mman run [options] <module.wasm | module.wat> [args...] [-- args...]
 
 Runs a WASI command module (wasi_snapshot_preview1, _start) in Node with browser_wasi_shim,
 with the mman memory calls (brk, mmap, munmap, mremap, madvise, mprotect, msync) plugged in.
-Arguments after the module go to the module (argv[0] is the module path). A .wat file is
-compiled first (needs the wabt package).
+Options may come before or after the module; other arguments, and everything after --, go to
+the module (its argv[0] is the module path). A .wat file is compiled first (needs wabt).
 
 Options:
   --page-size SIZE     libc page size: 4k, 8k, 16k, 32k, 64k or bytes (default 4k)
@@ -49,7 +49,7 @@ Exit status: the module's exit code; 2 for bad options, a missing or invalid mod
 import the host does not provide; 134 if the module traps.
 
 Example:
-  wasi-mman run --page-size 16k --stats fixtures/hosts/hello.wat -- one two
+  wasi-mman run fixtures/hosts/hello.wat --stats --page-size 16k -- one two
   wasi-mman run --dir ./data:/data --strace prog.wasm /data/input.txt`;
 
 const SPEC = {
@@ -126,14 +126,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   let stats = false;
   let exitCode: number;
   try {
-    const { options, rest } = splitOptions(argv, SPEC, { "-h": "--help" });
+    const { options, positional, afterDashes } = splitOptions(argv, SPEC, { "-h": "--help" });
     if (options.has("--help")) {
       console.log(RUN_USAGE);
       return 0;
     }
-    if (rest.length === 0) throw new UsageError("no module given (see wasi-mman run --help)");
-    const [modulePath, ...after] = rest;
-    const moduleArgs = after[0] === "--" ? after.slice(1) : after;
+    // The module is the first argument that is not an option; the module's own arguments are
+    // the other ones, then everything after `--`.
+    const [modulePath, ...moduleArgs] = [...positional, ...afterDashes];
+    if (modulePath === undefined) throw new UsageError("no module given (see wasi-mman run --help)");
     const one = (name: keyof typeof SPEC): string | undefined => options.get(name)?.[0];
 
     const pageSize = one("--page-size") === undefined ? undefined : parsePageSizeOption(one("--page-size") as string);

@@ -88,7 +88,7 @@ function describe(source: ModuleSource, module: WebAssembly.Module): ModuleInfo 
         ? { module: entry.module, name: entry.name, kind: "memory", limits: { minPages: 0, maxPages: null, shared: false, memory64: false } }
         : { module: entry.module, name: entry.name, kind: entry.kind as "table" | "global" | "tag" },
   );
-  return { imports, hasStartSection: false };
+  return { imports, memories: [], hasStartSection: false };
 }
 
 /** Compiles bytes, turning a CompileError into a one-line readable error. */

@@ -12,10 +12,11 @@
  *   type     (id 1) = vec(functype),  functype = 0x60 vec(valtype) vec(valtype)
  *   import   (id 2) = vec(import),    import   = name name importdesc
  *   importdesc = 0x00 typeidx | 0x01 tabletype | 0x02 limits | 0x03 globaltype | 0x04 tag
+ *   memory   (id 5) = vec(limits)
  *   limits   = 0x00 min | 0x01 min max       (0x02/0x03: shared, threads proposal;
  *                                             0x04..0x07: the same with 64-bit indices)
  *
- * Sections other than type and import are skipped by their size, so newer proposals in the
+ * Sections other than type, import and memory are skipped by their size, so newer proposals in the
  * rest of the module never confuse the reader. Type sections that use the GC proposal's
  * recursive or sub types are not decoded: signatures are then reported as unknown, and the
  * caller falls back to the engine's LinkError.
@@ -44,12 +45,15 @@ export type ImportInfo =
 
 export interface ModuleInfo {
   imports: ImportInfo[];
+  /** Limits of the memories the module defines itself (memory section), in order. */
+  memories: MemoryLimits[];
   /** True when the module has a start section (a function run inside instantiation). */
   hasStartSection: boolean;
 }
 
 const SECTION_TYPE = 1;
 const SECTION_IMPORT = 2;
+const SECTION_MEMORY = 5;
 const SECTION_START = 8;
 
 const VALTYPES: Record<number, ValType> = {
@@ -209,6 +213,7 @@ export function readModuleInfo(bytes: Uint8Array): ModuleInfo {
   let types: FuncSignature[] | null = [];
   let imports: ImportInfo[] = [];
   let hasStartSection = false;
+  const memories: MemoryLimits[] = [];
   const header = new Reader(bytes, 8, bytes.length);
   while (header.offset < bytes.length) {
     const id = header.byte();
@@ -218,10 +223,15 @@ export function readModuleInfo(bytes: Uint8Array): ModuleInfo {
     const section = new Reader(bytes, start, start + size);
     if (id === SECTION_TYPE) types = readTypeSection(section);
     else if (id === SECTION_IMPORT) imports = readImportSection(section, types);
-    else if (id === SECTION_START) hasStartSection = true;
+    else if (id === SECTION_MEMORY) {
+      for (let n = section.leb(); n > 0; n--) {
+        const { min, max, shared, is64 } = section.limits();
+        memories.push({ minPages: min, maxPages: max, shared, memory64: is64 });
+      }
+    } else if (id === SECTION_START) hasStartSection = true;
     header.offset = start + size;
   }
-  return { imports, hasStartSection };
+  return { imports, memories, hasStartSection };
 }
 
 /** `(i32, i64) -> i32`, as error messages show a signature. */

@@ -83,12 +83,13 @@ describe("option values", () => {
 
   it("splits options from the module and its arguments", () => {
     const spec = { "--a": "value", "--b": "flag", "--c": "list" } as const;
-    const { options, rest } = splitOptions(["--a", "1", "--c=x", "--b", "--c", "y", "mod.wasm", "--a", "2"], spec);
+    const { options, positional, afterDashes } = splitOptions(["--a", "1", "--c=x", "mod.wasm", "--b", "arg", "--c", "y", "--", "--a", "2"], spec);
     expect(options.get("--a")).toEqual(["1"]);
     expect(options.get("--c")).toEqual(["x", "y"]);
     expect(options.get("--b")).toEqual([""]);
-    expect(rest).toEqual(["mod.wasm", "--a", "2"]);
-    expect(splitOptions(["--", "--b"], spec).rest).toEqual(["--b"]);
+    expect(positional).toEqual(["mod.wasm", "arg"]);
+    expect(afterDashes).toEqual(["--a", "2"]);
+    expect(() => splitOptions(["mod.wasm", "--verbose"], spec)).toThrow(/unknown option --verbose .*after --/);
     expect(() => splitOptions(["--a", "1", "--a", "2"], spec)).toThrow(/given twice/);
   });
 });

@@ -265,6 +265,9 @@ describe("readModuleInfo", () => {
       signature: { params: ["i32", "i32", "i32", "i32", "i32", "i64"], results: ["i32"] },
     });
     expect(info.hasStartSection).toBe(false);
+    expect(info.memories).toEqual([]);
+    // A module that defines its memory: the memory section's limits.
+    expect(readModuleInfo(reactor).memories).toEqual([{ minPages: 2, maxPages: 1024, shared: false, memory64: false }]);
   });
 
   it("reads memory without a maximum, tables, globals and a start section", async () => {
