@@ -95,6 +95,28 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     settle(guest);
   });
 
+  it("raises a dynamic threshold (opt-in, glibc-style) when a mapped block is freed", async () => {
+    const guest = await start(pageSize);
+    const g = guest.exports;
+    expect(g.set_mmap_threshold_max(512 << 10)).toBe(512 << 10);
+    g.free(g.malloc(300000));
+    expect(callsOf(guest.trace, "munmap")).toHaveLength(1);
+    const raised = roundUp(300000 + 16, pageSize) - 16; // the freed block's usable size
+    expect(g.set_mmap_threshold(0)).toBe(raised);
+    const again = g.malloc(300000); // now a heap block: freeing it unmaps nothing
+    g.free(again);
+    expect(callsOf(guest.trace, "munmap")).toHaveLength(1);
+    g.free(g.malloc(600000)); // above the maximum: mapped, and the threshold stays
+    expect(callsOf(guest.trace, "munmap")).toHaveLength(2);
+    expect(g.set_mmap_threshold(0)).toBe(raised);
+    // Setting the threshold fixes it again (as mallopt(M_MMAP_THRESHOLD) does in glibc).
+    expect(g.set_mmap_threshold(200000)).toBe(200000);
+    g.free(g.malloc(300000));
+    expect(callsOf(guest.trace, "munmap")).toHaveLength(3);
+    expect(g.set_mmap_threshold(0)).toBe(200000);
+    settle(guest);
+  });
+
   it("moves a heap block into a mapping when realloc crosses the threshold upwards", async () => {
     const guest = await start(pageSize);
     const moved = guest.exports.realloc_up_across();

@@ -145,6 +145,8 @@ const quickHeads = memory.data((<i32>(QUICK_MAX >> 4) + 1) << 2, 16);
 let pageSize: usize = 0;
 let pageMask: usize = 0;
 let mmapThreshold: usize = DEFAULT_MMAP_THRESHOLD;
+// Upper bound of the dynamic threshold; 0 keeps the threshold fixed (the default).
+let mmapThresholdMax: usize = 0;
 // Where brk stood when we first asked (0: not known yet, or the host refused brk(0)).
 let brkStart: usize = 0;
 // The heap segment at the break, if any; it is the only one that can grow in place.
@@ -491,6 +493,14 @@ export function malloc(size: usize): usize {
 function release(payload: usize): void {
   let header = load<u32>(payload - HEADER);
   if (header & MAPPED) {
+    if (mmapThresholdMax) {
+      // glibc's dynamic threshold (mallopt(3), M_MMAP_THRESHOLD): freeing a mapped block
+      // larger than the threshold, up to the maximum, raises the threshold to its size, so
+      // that a program allocating and freeing blocks of that size keeps them in the heap
+      // instead of paying mmap, munmap and the host's page clearing every time.
+      let size = malloc_usable_size(payload);
+      if (size > mmapThreshold && size <= mmapThresholdMax) mmapThreshold = size;
+    }
     mapFree(payload);
   } else if (!(header & (FREE | QUICK))) {
     // A header already marked free is a double free: leaving it alone keeps the lists sound.
@@ -608,10 +618,22 @@ export function malloc_usable_size(payload: usize): usize {
 }
 
 // Sets the mmap threshold in bytes (0 leaves it unchanged); returns the threshold in force.
-// Like mallopt(M_MMAP_THRESHOLD) it only affects later allocations.
+// Like mallopt(M_MMAP_THRESHOLD) it only affects later allocations, and it fixes the
+// threshold (turns the dynamic threshold off).
 export function set_mmap_threshold(bytes: usize): usize {
-  if (bytes) mmapThreshold = bytes > MAX_REQUEST ? MAX_REQUEST : bytes;
+  if (bytes) {
+    mmapThreshold = bytes > MAX_REQUEST ? MAX_REQUEST : bytes;
+    mmapThresholdMax = 0;
+  }
   return mmapThreshold;
+}
+
+// Turns on glibc's dynamic threshold with this upper bound (glibc uses 512 KiB on 32-bit
+// targets); 0 turns it off. Returns the bound in force. Off by default: the threshold then
+// stays where set_mmap_threshold (or the 112 KiB default) put it.
+export function set_mmap_threshold_max(bytes: usize): usize {
+  mmapThresholdMax = bytes > MAX_REQUEST ? MAX_REQUEST : bytes;
+  return mmapThresholdMax;
 }
 
 // ---- Introspection for tests and the benchmark ----

@@ -27,6 +27,7 @@ export interface AllocExports {
   aligned_alloc(alignment: number, size: number): number;
   malloc_usable_size(ptr: number): number;
   set_mmap_threshold(bytes: number): number;
+  set_mmap_threshold_max(bytes: number): number;
   heap_bytes(): number;
   heap_segments(): number;
   heap_check(): number;

@@ -8,6 +8,7 @@ export {
   aligned_alloc,
   malloc_usable_size,
   set_mmap_threshold,
+  set_mmap_threshold_max,
   heap_bytes,
   heap_segments,
   heap_check,
