@@ -28,9 +28,8 @@ async function guestWith(live: number): Promise<{ guest: Guest; scratch: number 
   let memory: WebAssembly.Memory | null = null;
   const floor = {
     clear(addr: number, len: number, _prot: number, _flags: number, _fd: number, _offset: bigint): number {
-      // Same rule as the host: take a fresh view only when the buffer changed.
-      const buffer = (memory as WebAssembly.Memory).buffer;
-      if (view.buffer !== buffer) view = new Uint8Array(buffer);
+      // As lean as the host: a new view only when the old one was detached by a grow.
+      if (view.length === 0) view = new Uint8Array((memory as WebAssembly.Memory).buffer);
       view.fill(0, addr, addr + len);
       return addr;
     },

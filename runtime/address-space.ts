@@ -26,6 +26,17 @@ import { ADDRESS_LIMIT_32, MapFlags as MapFlag, WASM_PAGE_SIZE } from "./linux.j
 import type { LinearMemory } from "./memory.js";
 import type { PageGeometry } from "./page-size.js";
 
+/**
+ * Recycling: munmap of a whole anonymous mapping of up to RECYCLE_MAX_PAGES pages keeps its
+ * pages aside (still marked used, now dirty) for the next mmap of the same size, instead of
+ * merging them into the free runs at once. A malloc/free loop of large blocks then costs one
+ * stack push and pop per pair rather than a search, a split and a merge. Every operation other
+ * than that pair first gives recycled pages back to the free runs (flushRecycled, from sync),
+ * so nothing else ever sees them. Bounded: RECYCLE_DEPTH mappings per size.
+ */
+const RECYCLE_MAX_PAGES = 32;
+const RECYCLE_DEPTH = 16;
+
 /** What a page of linear memory is, for pageKinds() and the memory map. */
 export const PageKind = {
   IMAGE: 0,
@@ -145,6 +156,12 @@ export class AddressSpace {
   private files: (MappableFile | null)[] = [];
   private fileRefs: number[] = [];
 
+  /** Recycled mappings: RECYCLE_DEPTH first pages per size (1..RECYCLE_MAX_PAGES). */
+  private recycled = new Int32Array((RECYCLE_MAX_PAGES + 1) * RECYCLE_DEPTH);
+  private recycledCount = new Int32Array(RECYCLE_MAX_PAGES + 1);
+  /** Pages held in the recycle stacks. */
+  recycledPages = 0;
+
   counters: Counters = newCounters();
   /** Pages marked foreign (lets hot paths skip the foreign bitmap while there are none). */
   foreignPages = 0;
@@ -257,6 +274,7 @@ export class AddressSpace {
   sync(): void {
     const memory = this.memory;
     if (memory === null) return;
+    if (this.recycledPages !== 0) this.flushRecycled();
     const bytes = memory.byteLength();
     if (bytes !== this.knownBytes) this.adoptForeign(bytes);
   }
@@ -399,9 +417,18 @@ export class AddressSpace {
    * grows just enough to extend the topmost run. Returns the first page, or -1 (ENOMEM).
    */
   placeAnywhere(pages: number): number {
+    if (pages <= RECYCLE_MAX_PAGES && this.recycledCount[pages] !== 0) {
+      const start = this.recycled[pages * RECYCLE_DEPTH + --this.recycledCount[pages]];
+      this.recycledPages -= pages;
+      this.clearDirty(start, start + pages);
+      return start;
+    }
     let run = this.free.findFit(pages);
     if (run < 0) {
-      this.sync();
+      this.sync(); // also returns recycled pages to the free runs
+      run = this.free.findFit(pages);
+    }
+    if (run < 0) {
       const topRun = this.free.runEndingAt(this.ownedPages - 1);
       const have = topRun >= 0 ? this.ownedPages - topRun : 0;
       if (!this.growTo(this.ownedPages + pages - have)) return -1;
@@ -599,6 +626,53 @@ export class AddressSpace {
       this.release(start, start + pages);
       start = this.nextMapping(start + pages, end);
     }
+  }
+
+  /**
+   * munmap's common case: [from, to) is exactly one whole anonymous mapping of at most
+   * RECYCLE_MAX_PAGES pages, and its size has room in the recycle stacks. Then the mapping is
+   * dropped and its pages are kept for the next mmap of that size. Returns false, changing
+   * nothing, otherwise (the caller unmaps normally).
+   */
+  recycle(from: number, to: number): boolean {
+    const pages = to - from;
+    if (
+      pages > RECYCLE_MAX_PAGES ||
+      to > this.ownedPages ||
+      this.recycledCount[pages] === RECYCLE_DEPTH ||
+      !testBit(this.starts, from) ||
+      this.mapPages[from] !== pages ||
+      this.mapFile[from] !== 0
+    ) {
+      return false;
+    }
+    this.dropMapping(from);
+    if (pages === 1) setBit(this.dirty, from);
+    else setRange(this.dirty, from, to);
+    this.recycled[pages * RECYCLE_DEPTH + this.recycledCount[pages]++] = from;
+    this.recycledPages += pages;
+    return true;
+  }
+
+  /** Gives every recycled mapping's pages back to the free runs. */
+  flushRecycled(): void {
+    for (let pages = 1; pages <= RECYCLE_MAX_PAGES; pages++) {
+      for (let i = 0; i < this.recycledCount[pages]; i++) {
+        const start = this.recycled[pages * RECYCLE_DEPTH + i];
+        this.release(start, start + pages);
+      }
+      this.recycledCount[pages] = 0;
+    }
+    this.recycledPages = 0;
+  }
+
+  /** Every recycled range as [first page, pages] (for invariants). */
+  private recycledRanges(): [number, number][] {
+    const ranges: [number, number][] = [];
+    for (let pages = 1; pages <= RECYCLE_MAX_PAGES; pages++) {
+      for (let i = 0; i < this.recycledCount[pages]; i++) ranges.push([this.recycled[pages * RECYCLE_DEPTH + i], pages]);
+    }
+    return ranges;
   }
 
   /**
@@ -825,12 +899,26 @@ export class AddressSpace {
       freePages += length;
     }
     if (freePages !== this.free.freePages) fail(`${freePages} free pages in runs, ${this.free.freePages} accounted`);
+    // Recycled pages are held aside: marked used and dirty, no mapping starts in them, no overlap.
+    let recycledPages = 0;
+    let previous = -1;
+    for (const [start, pages] of this.recycledRanges().sort((a, b) => a[0] - b[0])) {
+      if (start < previous) fail(`recycled range at page ${start} overlaps another`);
+      if (start < this.brkEndPage || start + pages > owned) fail(`recycled range at page ${start} is out of range`);
+      if (!allSet(this.used, start, start + pages)) fail(`recycled range at page ${start} has a page not marked used`);
+      if (!allSet(this.dirty, start, start + pages)) fail(`recycled range at page ${start} has a page not marked dirty`);
+      if (anySet(this.starts, start, start + pages)) fail(`recycled range at page ${start} overlaps a mapping`);
+      if (anySet(this.foreign, start, start + pages)) fail(`recycled range at page ${start} overlaps foreign pages`);
+      recycledPages += pages;
+      previous = start + pages;
+    }
+    if (recycledPages !== this.recycledPages) fail(`${recycledPages} recycled pages found, ${this.recycledPages} accounted`);
     // Bitmap population equals the pages accounted for: image + brk + mapped + foreign + free = all.
     const usedCount = countSet(this.used, 0, owned);
     const foreignCount = countSet(this.foreign, 0, owned);
     if (usedCount + freePages !== owned) fail(`used ${usedCount} + free ${freePages} != ${owned} pages`);
-    if (usedCount !== brkOwnedEnd + mappedPages + foreignCount) {
-      fail(`used pages ${usedCount} != image+brk ${brkOwnedEnd} + mapped ${mappedPages} + foreign ${foreignCount}`);
+    if (usedCount !== brkOwnedEnd + mappedPages + foreignCount + recycledPages) {
+      fail(`used pages ${usedCount} != image+brk ${brkOwnedEnd} + mapped ${mappedPages} + foreign ${foreignCount} + recycled ${recycledPages}`);
     }
     if (deep) {
       // Free pages not marked dirty read as zeros, so they can be handed out without clearing.

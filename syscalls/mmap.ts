@@ -27,7 +27,7 @@ export function mmap(
   offset: number,
 ): number {
   const space = ctx.space;
-  if (!space.attached) return -Errno.ENOSYS;
+  if (space.memory === null) return -Errno.ENOSYS;
   const pageSize = space.pageSize;
   // offset_in_page(offset) is EINVAL before anything else (arch mmap entry).
   if (!(offset >= 0) || offset % pageSize !== 0) return -Errno.EINVAL;
@@ -41,7 +41,34 @@ export function mmap(
   // Rounded up to whole pages, the length must fit below the last page under 4 GiB.
   if (length > ADDRESS_LIMIT_32 - pageSize) return -Errno.ENOMEM;
   const pages = space.pagesFor(length);
+  if (address === 0 && (flags & (Map.ANONYMOUS | Map.FIXED | Map.FIXED_NOREPLACE)) === Map.ANONYMOUS) {
+    // The common call (every malloc above the threshold): anonymous, anywhere. Kept short so
+    // the JIT can inline the engine's steps into it.
+    const start = space.placeAnywhere(pages);
+    if (start < 0) return -Errno.ENOMEM;
+    space.addMapping(start, pages, prot, flags & RECORDED_FLAGS, length, null, 0);
+    return start * pageSize;
+  }
+  return mmapPlaced(ctx, address, length, pages, prot, flags, fd, offset);
+}
 
+/** mmap with a file, a hint or a fixed address: resolves the file, then places, then maps. */
+function mmapPlaced(
+  ctx: SyscallContext,
+  address: number,
+  length: number,
+  pages: number,
+  prot: number,
+  flags: number,
+  fd: number,
+  offset: number,
+): number {
+  const space = ctx.space;
+  const pageSize = space.pageSize;
+  const type = flags & Map.TYPE;
+  // Files, hints and fixed addresses look at the free map as it is: account for the guest's
+  // own growth and give recycled pages back first.
+  space.sync();
   let file: MappableFile | null = null;
   if ((flags & Map.ANONYMOUS) === 0) {
     const resolver = ctx.files;
@@ -57,8 +84,6 @@ export function mmap(
 
   let start: number;
   if ((flags & (Map.FIXED | Map.FIXED_NOREPLACE)) !== 0) {
-    // A fixed address may lie in pages the guest grew since the last call: account for them.
-    space.sync();
     if (address % pageSize !== 0) return -Errno.EINVAL;
     const from = address / pageSize;
     const to = from + pages;

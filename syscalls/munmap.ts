@@ -18,6 +18,6 @@ export function munmap(ctx: SyscallContext, address: number, length: number): nu
   const from = address / space.pageSize;
   const to = from + space.pagesFor(length);
   if (space.touchesUnmappable(from, to)) return -Errno.EINVAL;
-  space.unmap(from, to);
+  if (!space.recycle(from, to)) space.unmap(from, to);
   return 0;
 }

@@ -42,21 +42,45 @@ describe.each(PAGE_SIZES)("engine with %i-byte pages", (page) => {
   it("places mappings top-down, away from the break, and reuses freed holes before growing", () => {
     const t = testSpace(page, { growth: "exact" });
     const calls = t.mman.calls;
-    // Make room first: one large free run above the break.
-    const room = mapAnon(t, 16 * page);
-    expect(calls.munmap(room, 16 * page)).toBe(0);
+    // Make room first: one large free run above the break (64 pages: too large to be recycled).
+    const room = mapAnon(t, 64 * page);
+    expect(calls.munmap(room, 64 * page)).toBe(0);
     const a = mapAnon(t, 4 * page);
     const b = mapAnon(t, 4 * page);
     expect(a + 4 * page).toBe(t.mman.stats().linearMemoryBytes); // at the top of memory
     expect(b).toBe(a - 4 * page); // then downwards
     const growsBefore = t.mman.stats().growCalls;
     expect(calls.munmap(a, 4 * page)).toBe(0);
-    const c = mapAnon(t, 2 * page);
-    expect(c).toBeGreaterThanOrEqual(a);
-    expect(c + 2 * page).toBeLessThanOrEqual(a + 4 * page); // inside the freed hole
+    for (let i = 0; i < 14; i++) expect(mapAnon(t, 4 * page)).toBeGreaterThan(0); // fills the room
     expect(t.mman.stats().growCalls).toBe(growsBefore);
     // The break can still grow up to the lowest mapping.
-    expect(calls.brk(b)).toBe(b);
+    const lowest = Math.min(...t.mman.mappings().map((m) => m.address));
+    expect(calls.brk(lowest)).toBe(lowest);
+    t.mman.checkInvariants(true);
+  });
+
+  it("recycles a whole small mapping for the next mmap of its size, zeroed, and gives it back to anything else", () => {
+    const t = testSpace(page, { growth: "exact", heapBase: 2 * 65536 });
+    const calls = t.mman.calls;
+    const above = mapAnon(t, 8 * page);
+    const m = mapAnon(t, 2 * page);
+    t.bytes().fill(0x5a, m, m + 2 * page);
+    expect(calls.munmap(m, 2 * page)).toBe(0);
+    expect(t.mman.space.recycledPages).toBe(2);
+    expect(t.mman.stats().liveMappings).toBe(1);
+    t.mman.space.checkInvariants(true);
+    expect(mapAnon(t, 2 * page)).toBe(m); // same size: the same pages
+    expect(t.bytes().subarray(m, m + 2 * page).every((x) => x === 0)).toBe(true);
+    expect(calls.munmap(m, 2 * page)).toBe(0);
+    // MAP_FIXED_NOREPLACE onto recycled pages sees them free.
+    expect(calls.mmap(m, page, PROT_RW, MAP_ANON | 0x100000, -1, 0)).toBe(m);
+    expect(t.mman.space.recycledPages).toBe(0);
+    t.mman.checkInvariants(true);
+    // brk can grow through recycled pages.
+    calls.munmap(m, page);
+    calls.munmap(above, 8 * page);
+    const top = t.mman.stats().linearMemoryBytes;
+    expect(calls.brk(top)).toBe(top);
     t.mman.checkInvariants(true);
   });
 
