@@ -1,0 +1,158 @@
+/**
+ * What `wasi-mman compare` measured, and the plain-text and JSON forms of it.
+ *
+ * One CompareRun per page size. The text table has one column per page size, in the order
+ * the page sizes were given, and the rows the question "which page size?" needs: how often
+ * the guest called, what it asked for, what that cost in whole pages at the peak and over
+ * the whole run, and what the host paid (linear memory, memory.grow calls, bitmap).
+ */
+import type { MmanStats } from "../syscalls/create-mman.js";
+import { formatBytes, formatPercent } from "./format.js";
+
+/** One point of the mapped-vs-requested timeline (sampled from the trace hook). */
+export interface Sample {
+  /** Memory calls made so far: the x axis of the charts, the same clock in every run. */
+  calls: number;
+  /** Milliseconds since the run started. */
+  timeMs: number;
+  mappedBytes: number;
+  requestedBytes: number;
+}
+
+export interface CompareRun {
+  pageSize: number;
+  /** The module's exit code (134 after a trap); null in synthetic mode. */
+  exitCode: number | null;
+  /** The trap message, when the module trapped. */
+  trap: string | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time of the run (instantiate to exit), with tracing on. */
+  timeMs: number;
+  stats: MmanStats;
+  samples: Sample[];
+}
+
+/** How one run differs from the first run. */
+export interface RunDifference {
+  pageSize: number;
+  exitCode: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+/** The runs whose exit code, stdout or stderr differ from the first run's. */
+export function differences(runs: readonly CompareRun[]): RunDifference[] {
+  const [first] = runs;
+  const found: RunDifference[] = [];
+  for (const run of runs.slice(1)) {
+    const difference = {
+      pageSize: run.pageSize,
+      exitCode: run.exitCode !== first.exitCode,
+      stdout: run.stdout !== first.stdout,
+      stderr: run.stderr !== first.stderr,
+    };
+    if (difference.exitCode || difference.stdout || difference.stderr) found.push(difference);
+  }
+  return found;
+}
+
+/** "4 KiB" for a page size; page sizes are whole KiB. */
+export function pageLabel(pageSize: number): string {
+  return formatBytes(pageSize);
+}
+
+/**
+ * One line (or a few) saying whether the runs agree:
+ *   all 4 runs agree: exit code 0, same stdout (25 bytes) and stderr (0 bytes)
+ *   runs differ from 4 KiB: 16 KiB (exit code 4, stdout), 64 KiB (exit code 16, stdout)
+ */
+export function describeAgreement(runs: readonly CompareRun[]): string {
+  const [first] = runs;
+  const found = differences(runs);
+  if (found.length === 0) {
+    const bytes = (text: string): number => Buffer.byteLength(text);
+    return `all ${runs.length} runs agree: exit code ${String(first.exitCode)}, same stdout (${bytes(first.stdout)} bytes) and stderr (${bytes(first.stderr)} bytes)`;
+  }
+  const parts = found.map((difference) => {
+    const run = runs.find((candidate) => candidate.pageSize === difference.pageSize) as CompareRun;
+    const what: string[] = [];
+    if (difference.exitCode) what.push(`exit code ${String(run.exitCode)}`);
+    if (difference.stdout) what.push("stdout");
+    if (difference.stderr) what.push("stderr");
+    return `${pageLabel(run.pageSize)} (${what.join(", ")})`;
+  });
+  return `runs differ from the ${pageLabel(first.pageSize)} run (exit code ${String(first.exitCode)}): ${parts.join(", ")}`;
+}
+
+interface Row {
+  label: string;
+  value(run: CompareRun): string;
+}
+
+function calls(stats: MmanStats, call: keyof MmanStats["calls"]): string {
+  const failed = stats.errors[call];
+  return failed > 0 ? `${stats.calls[call]} (${failed} failed)` : String(stats.calls[call]);
+}
+
+/**
+ * Bytes that stay exact where rounding would mislead: `4095 B` rather than `4 KiB` below
+ * 64 KiB when the value is not a whole KiB; formatBytes otherwise.
+ */
+export function exactBytes(bytes: number): string {
+  return bytes % 1024 !== 0 && bytes < 65536 ? `${bytes} B` : formatBytes(bytes);
+}
+
+/** Wasted bytes at the peak, and of how much: `63 KiB of 192 KiB`. */
+function wastedOf(stats: MmanStats): string {
+  const { mappedBytes, requestedBytes } = stats.peak;
+  return `${exactBytes(mappedBytes - requestedBytes)} of ${formatBytes(mappedBytes)}`;
+}
+
+function milliseconds(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
+}
+
+const ROWS: Row[] = [
+  { label: "mmap calls", value: (r) => calls(r.stats, "mmap") },
+  { label: "munmap calls", value: (r) => calls(r.stats, "munmap") },
+  { label: "mremap calls", value: (r) => calls(r.stats, "mremap") },
+  { label: "brk calls", value: (r) => calls(r.stats, "brk") },
+  { label: "bytes requested (all)", value: (r) => formatBytes(r.stats.cumulative.requestedBytes) },
+  { label: "requested at peak", value: (r) => formatBytes(r.stats.peak.requestedBytes) },
+  { label: "mapped at peak", value: (r) => formatBytes(r.stats.peak.mappedBytes) },
+  { label: "wasted at peak", value: (r) => wastedOf(r.stats) },
+  { label: "wastage at peak", value: (r) => formatPercent(r.stats.peak.wastage) },
+  { label: "wastage, all mappings", value: (r) => formatPercent(r.stats.cumulative.wastage) },
+  { label: "brk bytes (peak)", value: (r) => formatBytes(r.stats.peak.brkBytes) },
+  { label: "peak linear memory", value: (r) => formatBytes(r.stats.peak.linearMemoryBytes) },
+  {
+    label: "memory.grow calls",
+    value: (r) => (r.stats.growFailures > 0 ? `${r.stats.growCalls} (${r.stats.growFailures} failed)` : String(r.stats.growCalls)),
+  },
+  { label: "bitmap size", value: (r) => formatBytes(r.stats.bitmapBytes) },
+  { label: "run time", value: (r) => milliseconds(r.timeMs) },
+];
+
+const EXIT_ROW: Row = { label: "exit code", value: (r) => (r.trap !== null ? `${String(r.exitCode)} (trap)` : String(r.exitCode)) };
+
+/**
+ * Lays out rows of cells: the first column left-aligned, the others right-aligned, two
+ * spaces apart (no trailing newline).
+ */
+export function alignColumns(rows: readonly string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  return rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ").trimEnd()).join("\n");
+}
+
+/** The table's cells, header row first: one column per page size; the exit code row only for module runs. */
+export function compareTableRows(runs: readonly CompareRun[]): string[][] {
+  const rows = runs.some((run) => run.exitCode !== null) ? [EXIT_ROW, ...ROWS] : ROWS;
+  const header = ["page size", ...runs.map((run) => pageLabel(run.pageSize))];
+  return [header, ...rows.map((row) => [row.label, ...runs.map((run) => row.value(run))])];
+}
+
+/** The comparison table as text (the same cells the HTML report shows). */
+export function formatCompareTable(runs: readonly CompareRun[]): string {
+  return alignColumns(compareTableRows(runs));
+}

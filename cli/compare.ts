@@ -1,0 +1,312 @@
+/**
+ * `wasi-mman compare`: one workload, once per libc page size, side by side.
+ *
+ * The choice of page size is a trade (see docs/compare.md): small pages waste less at the
+ * end of each mapping but need a larger bitmap; 64 KiB pages match memory.grow but waste up
+ * to 64 KiB - 1 per mapping. This command measures it for a given program:
+ *
+ *   module mode     runs a WASI command once per page size with the same arguments,
+ *                   environment, files and (empty) stdin, and checks that every run gives
+ *                   the same exit code, stdout and stderr;
+ *   synthetic mode  (--sizes) maps a list of sizes through the calls, no module needed.
+ *
+ * Output: a table (stdout), --json, --html FILE. Exit status: 0 when the runs agree, 1 when
+ * they differ, 2 for a usage error or a missing or invalid module (one line on stderr).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { ConsoleStdout, File, OpenFile, WASI } from "@bjorn3/browser_wasi_shim";
+import { ImportMismatchError } from "../hosts/check.js";
+import { runWithShim } from "../hosts/shim.js";
+import { readModuleInfo, WasmFormatError } from "../hosts/wasm-imports.js";
+import { MMAN_MODULE } from "../syscalls/abi-mman.js";
+import type { GrowthOption } from "../runtime/growth.js";
+import { createMman } from "../syscalls/create-mman.js";
+import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, splitOptions, UsageError } from "./args.js";
+import { renderCompareHtml } from "./compare-html.js";
+import { describeAgreement, differences, formatCompareTable, pageLabel, type CompareRun } from "./compare-report.js";
+import { parseSizesOption, runSynthetic, formatSizeTable, type SyntheticResult } from "./compare-synthetic.js";
+import { Timeline } from "./compare-timeline.js";
+import { loadDir, parseDirSpec, type DirSpec } from "./dirs.js";
+import { writeLineSync } from "./host-io.js";
+import { compileWat } from "./wat.js";
+
+export const COMPARE_USAGE = `Usage: wasi-mman compare [options] <module.wasm | module.wat> [--] [args...]
+       wasi-mman compare [options] --sizes SIZE,SIZE,...
+
+Runs a WASI command module once per libc page size, with the same arguments, environment,
+files and an empty stdin, checks that every run gives the same exit code, stdout and stderr
+(and says which differ), and prints one column per page size: calls, bytes requested,
+bytes mapped at the peak, wastage, brk bytes, peak linear memory, memory.grow calls, bitmap
+size and run time. The module's own output is captured, not shown (see --json).
+
+With --sizes and no module, maps each size once (anonymous, private) per page size and
+prints the same table, plus the wastage of each size.
+
+Options:
+  --page-sizes LIST    page sizes to compare (default 4k,16k,32k,64k)
+  --sizes LIST         synthetic mode: allocation sizes such as 129k,300k,1m
+  --json               print the results as JSON on stdout instead of the table
+  --html FILE          also write a self-contained HTML report with charts to FILE
+  --max-memory SIZE    never grow linear memory past SIZE (as for wasi-mman run)
+  --growth MODE        exact or geometric (as for wasi-mman run)
+  --dir HOST[:GUEST]   preopen a host directory, loaded afresh for every run; nothing is
+                       written back (every run must see the same files). Repeatable.
+  --env KEY=VALUE      set an environment variable for the module. Repeatable.
+  -q, --quiet          no progress lines on stderr
+  -h, --help           show this help
+
+Exit status: 0 when all runs agree; 1 when their exit codes or output differ; 2 for bad
+options or a missing or invalid module.
+
+Examples:
+  wasi-mman compare --sizes 129k,300k
+  wasi-mman compare --html report.html fixtures/compare/known-wastage.wat
+  wasi-mman compare --page-sizes 4k,64k --json prog.wasm -- input.txt`;
+
+const SPEC = {
+  "--page-sizes": "value",
+  "--sizes": "value",
+  "--json": "flag",
+  "--html": "value",
+  "--max-memory": "value",
+  "--growth": "value",
+  "--dir": "list",
+  "--env": "list",
+  "--quiet": "flag",
+  "--help": "flag",
+} as const;
+
+const DEFAULT_PAGE_SIZES = [4096, 16384, 32768, 65536];
+
+/** Progress every so often during a long run (from the trace hook: the run is synchronous). */
+const PROGRESS_INTERVAL_MS = 2000;
+
+/** --page-sizes: a comma-separated list of page sizes, each as --page-size takes it; no repeats. */
+export function parsePageSizesOption(text: string): number[] {
+  const sizes = text.split(",").map((part) => {
+    try {
+      return parsePageSizeOption(part.trim());
+    } catch (error) {
+      throw new UsageError(`--page-sizes: ${(error as Error).message.replace(/^--page-size: /, "")}`);
+    }
+  });
+  if (new Set(sizes).size !== sizes.length) throw new UsageError(`--page-sizes: a page size is given twice in "${text}"`);
+  return sizes;
+}
+
+/** The module's bytes; .wat is compiled. Unreadable or unparsable text is a usage error. */
+async function readModule(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : String(code);
+    throw new UsageError(`cannot read ${path}: ${reason}`);
+  }
+  // A binary module starts with "\0asm"; anything else is taken as text.
+  if (path.endsWith(".wat") || path.endsWith(".wast") || (bytes.length > 0 && bytes[0] !== 0)) {
+    try {
+      return await compileWat(bytes.toString("utf8"), path);
+    } catch (error) {
+      throw new UsageError((error as Error).message.replace(/^wasi-mman: /, ""));
+    }
+  }
+  return new Uint8Array(bytes);
+}
+
+interface ModuleRunOptions {
+  modulePath: string;
+  bytes: Uint8Array<ArrayBuffer>;
+  args: string[];
+  env: string[];
+  dirs: DirSpec[];
+  maxMemoryBytes?: number;
+  growth?: GrowthOption;
+  progress: ((line: string) => void) | null;
+  /** Where host notices go (a missing __heap_base...); null to drop them. */
+  warn: ((line: string) => void) | null;
+}
+
+/** Collects a stream's bytes and decodes them once at the end. */
+class Capture {
+  private chunks: Uint8Array[] = [];
+  readonly fd = new ConsoleStdout((bytes) => this.chunks.push(bytes.slice()));
+  text(): string {
+    return Buffer.concat(this.chunks).toString("utf8");
+  }
+}
+
+/** Turns the errors that mean "this is not a module we can run" into usage errors. */
+function asUsageError(error: unknown, modulePath: string): UsageError | null {
+  if (error instanceof ImportMismatchError || error instanceof WebAssembly.CompileError || error instanceof WasmFormatError) {
+    return new UsageError(error.message.replace(/^wasi-mman: /, ""));
+  }
+  if (error instanceof WebAssembly.LinkError) return new UsageError(error.message);
+  if (error instanceof TypeError && /exports no _start/.test(error.message)) {
+    return new UsageError(`${modulePath} exports no _start: it is not a WASI command (a reactor cannot be run)`);
+  }
+  return null;
+}
+
+/** Runs the module once with one page size; everything the run printed is captured. */
+async function runModuleOnce(pageSize: number, options: ModuleRunOptions): Promise<CompareRun> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const fds = [new OpenFile(new File([])), stdout.fd, stderr.fd, ...options.dirs.map((spec) => loadDir(spec).preopen)];
+  const wasi = new WASI([options.modulePath, ...options.args], options.env, fds, { debug: false });
+  const timeline = new Timeline();
+  let start = performance.now();
+  let lastProgress = start;
+  let callCount = 0;
+  const mman = createMman({
+    pageSize,
+    maxMemoryBytes: options.maxMemoryBytes,
+    growth: options.growth,
+    // The counters are current when the hook runs (after the call); reading them is O(1).
+    trace: (record) => {
+      const counters = mman.space.counters;
+      timeline.add(record.time - start, counters.mappedPages * pageSize, counters.requestedBytes);
+      callCount++;
+      if (options.progress !== null && record.time - lastProgress >= PROGRESS_INTERVAL_MS) {
+        lastProgress = record.time;
+        options.progress(`  ${pageLabel(pageSize)}: ${callCount} calls, ${((record.time - start) / 1000).toFixed(1)} s`);
+      }
+    },
+    // Notices (such as a missing __heap_base) are the same for every run: shown once.
+    onWarning: (message) => options.warn?.(message),
+  });
+  start = performance.now();
+  lastProgress = start;
+  let exitCode: number;
+  let trap: string | null = null;
+  try {
+    const result = await runWithShim(options.bytes, { wasi, mman, run: "command" });
+    exitCode = result.exitCode ?? 0;
+  } catch (error) {
+    const usage = asUsageError(error, options.modulePath);
+    if (usage !== null) throw usage;
+    if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+    // As `wasi-mman run` reports a trap: 128 + SIGABRT.
+    exitCode = 134;
+    trap = error.message;
+  }
+  const timeMs = performance.now() - start;
+  const stats = mman.stats();
+  return {
+    pageSize,
+    exitCode,
+    trap,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    timeMs,
+    stats,
+    samples: timeline.finish(timeMs, stats.mappedBytes, stats.requestedBytes),
+  };
+}
+
+function parseEnv(entries: readonly string[]): string[] {
+  for (const entry of entries) {
+    if (entry.indexOf("=") <= 0) throw new UsageError(`--env: expected KEY=VALUE, got "${entry}"`);
+  }
+  return [...entries];
+}
+
+interface JsonReport {
+  mode: "module" | "synthetic";
+  module?: string;
+  args?: string[];
+  pageSizes: number[];
+  agree?: boolean;
+  differences?: ReturnType<typeof differences>;
+  sizes?: SyntheticResult["sizes"];
+  perSize?: SyntheticResult["perSize"];
+  runs: CompareRun[];
+}
+
+function writeReport(path: string, html: string): void {
+  try {
+    writeFileSync(path, html);
+  } catch (error) {
+    throw new UsageError(`--html: cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/** The `compare` subcommand; returns the process exit code. */
+export async function compareCommand(argv: string[]): Promise<number> {
+  try {
+    const { options, rest } = splitOptions(argv, SPEC, { "-h": "--help", "-q": "--quiet" });
+    if (options.has("--help")) {
+      console.log(COMPARE_USAGE);
+      return 0;
+    }
+    const one = (name: keyof typeof SPEC): string | undefined => options.get(name)?.[0];
+    const pageSizes = one("--page-sizes") === undefined ? DEFAULT_PAGE_SIZES : parsePageSizesOption(one("--page-sizes") as string);
+    const maxMemoryBytes = one("--max-memory") === undefined ? undefined : parseMaxMemoryOption(one("--max-memory") as string);
+    const growth = one("--growth") === undefined ? undefined : parseGrowthOption(one("--growth") as string);
+    const json = options.has("--json");
+    const htmlPath = one("--html");
+    const quiet = options.has("--quiet") || json;
+    const progress = quiet ? null : (line: string) => writeLineSync(2, line);
+    const sizesText = one("--sizes");
+    // Fail before the runs, not after them, when the report cannot be written.
+    if (htmlPath !== undefined) writeReport(htmlPath, "");
+
+    let report: JsonReport;
+    let text: string;
+    if (sizesText !== undefined) {
+      if (rest.length > 0) throw new UsageError("--sizes takes no module (synthetic mode maps the sizes itself)");
+      for (const option of ["--dir", "--env"] as const) {
+        if (options.has(option)) throw new UsageError(`${option} needs a module; --sizes runs none`);
+      }
+      const sizes = parseSizesOption(sizesText);
+      const result = runSynthetic(sizes, pageSizes, { maxMemoryBytes, growth });
+      report = { mode: "synthetic", pageSizes, sizes: result.sizes, perSize: result.perSize, runs: result.runs };
+      text = `${formatCompareTable(result.runs)}\n\nwastage of each size (wasted of mapped):\n${formatSizeTable(result)}`;
+    } else {
+      if (rest.length === 0) throw new UsageError("no module given, and no --sizes (see wasi-mman compare --help)");
+      const [modulePath, ...after] = rest;
+      const args = after[0] === "--" ? after.slice(1) : after;
+      const env = parseEnv(options.get("--env") ?? []);
+      const dirs = (options.get("--dir") ?? []).map((spec) => parseDirSpec(spec, false));
+      const bytes = await readModule(modulePath);
+      // The heap-base notice matters only to a module that calls us.
+      let usesMman = true;
+      try {
+        usesMman = readModuleInfo(bytes).imports.some((entry) => entry.module === MMAN_MODULE);
+      } catch {
+        // Not readable as a module: the first run reports why.
+      }
+      const runOptions = { modulePath, bytes, args, env, dirs, maxMemoryBytes, growth, progress };
+      // Compile once before the runs so that the first run's time does not include it
+      // (V8 keeps compiled modules by their bytes); a module that does not compile is a
+      // usage error, reported before anything runs.
+      try {
+        await WebAssembly.compile(bytes);
+      } catch (error) {
+        throw asUsageError(error, modulePath) ?? error;
+      }
+      const runs: CompareRun[] = [];
+      for (const [index, pageSize] of pageSizes.entries()) {
+        const warn = index === 0 && usesMman ? (line: string) => writeLineSync(2, line) : null;
+        const run = await runModuleOnce(pageSize, { ...runOptions, warn });
+        runs.push(run);
+        progress?.(`wasi-mman compare: ${pageLabel(pageSize)} done (${index + 1}/${pageSizes.length}): exit code ${run.exitCode}, ${run.timeMs.toFixed(1)} ms`);
+      }
+      const found = differences(runs);
+      report = { mode: "module", module: modulePath, args, pageSizes, agree: found.length === 0, differences: found, runs };
+      text = `${formatCompareTable(runs)}\n\n${describeAgreement(runs)}`;
+    }
+
+    if (htmlPath !== undefined) writeReport(htmlPath, renderCompareHtml(report));
+    console.log(json ? JSON.stringify(report, null, 2) : text);
+    return report.agree === false ? 1 : 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      writeLineSync(2, `wasi-mman compare: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+}
