@@ -2,7 +2,7 @@
 // checked through what the host saw: its trace and its statistics. Every test runs for
 // 4 KiB, 16 KiB and 64 KiB libc pages.
 import { beforeAll, describe, expect, it } from "vitest";
-import { PageKind, type TraceRecord } from "../index.js";
+import { createMman, PageKind, type TraceRecord } from "../index.js";
 import { loadAs } from "../scripts/build-as.js";
 import { startAsGuest, type AllocExports, type AsGuest } from "../guest/as/host.js";
 
@@ -238,6 +238,38 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     // The host handed the same pages out again: this really was reuse.
     expect(mmaps[1]!.result).toBe(mmaps[0]!.result);
     settle(guest);
+  });
+
+  it("trusts mmap's zeros in calloc (no memset of a mapped block) but clears heap blocks", async () => {
+    // A host that breaks the ABI's zero guarantee (docs/abi.md) shows which blocks calloc
+    // clears itself: a mapped block keeps the host's bytes, a reused heap block is cleared.
+    const dirty = 0xcc;
+    const mman = createMman({ pageSize, onWarning: () => {} });
+    const real = mman.imports.mman;
+    let memory: WebAssembly.Memory | null = null;
+    const dirtyMmap = (address: number, length: number, prot: number, flags: number, fd: number, offset: bigint): number => {
+      const result = real.mmap(address, length, prot, flags, fd, offset);
+      if (result >>> 0 < 0xfffff001) new Uint8Array(memory!.buffer, result >>> 0, length).fill(dirty);
+      return result;
+    };
+    const imports: WebAssembly.Imports = {
+      env: { abort: () => { throw new Error("guest abort"); } },
+      mman: { ...(real as unknown as WebAssembly.ModuleImports), mmap: dirtyMmap },
+    };
+    const { instance } = await WebAssembly.instantiate(bytes, imports);
+    mman.attach(instance);
+    memory = instance.exports.memory as WebAssembly.Memory;
+    const g = instance.exports as unknown as Scenarios & { _initialize(): void };
+    g._initialize();
+    g.free(g.malloc(16)); // start the brk heap, so the small blocks below are heap blocks
+    const large = g.calloc(1, 200000);
+    expect(new Uint8Array(memory.buffer, large, 200000).every((byte) => byte === dirty)).toBe(true);
+    const small = g.malloc(500);
+    new Uint8Array(memory.buffer, small, 500).fill(0xee);
+    g.free(small);
+    const cleared = g.calloc(1, 500);
+    expect(cleared).toBe(small); // the same block, reused
+    expect(new Uint8Array(memory.buffer, cleared, 500).every((byte) => byte === 0)).toBe(true);
   });
 
   it("returns 0 instead of trapping when memory runs out", async () => {
