@@ -188,7 +188,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     });
 
     try {
-      const result = await runWithShim(bytes, { wasi, mman, run: "command" });
+      const result = await runWithShim(bytes, { wasi, mman, run: "command", onWarning: (message) => writeLineSync(2, message) });
       exitCode = result.exitCode ?? 0;
     } catch (error) {
       if (error instanceof ImportMismatchError || error instanceof WebAssembly.CompileError || error instanceof WasmFormatError) {

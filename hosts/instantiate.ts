@@ -44,6 +44,8 @@ export interface InstantiateOptions {
   memory?: WebAssembly.Memory;
   /** The heap base for a module that does not export `__heap_base`. */
   heapBase?: number;
+  /** Where notices go (a start function that may call us too early). Default: console.warn. */
+  onWarning?: (message: string) => void;
 }
 
 export interface Instantiated {
@@ -139,6 +141,14 @@ export async function instantiateWithMman(
     importObject[wanted.module] = { ...importObject[wanted.module], [wanted.name]: memory };
   }
   checkAllImportsPresent(info.imports, importObject);
+  if (info.hasStartSection && info.imports.some((entry) => entry.module === MMAN_MODULE)) {
+    // The start function runs inside instantiate(), before anything can attach (wasm core
+    // spec, "instantiation": the start function is invoked last). Its mman calls get ENOSYS.
+    (options.onWarning ?? ((message: string) => console.warn(message)))(
+      "wasi-mman: the module has a start function, which runs before the memory calls are attached: " +
+        "any mman call it makes fails with ENOSYS (AssemblyScript: compile with --exportStart _start or _initialize)",
+    );
+  }
 
   let instance: WebAssembly.Instance;
   try {

@@ -41,6 +41,8 @@ export interface NodeWasiRunOptions {
   imports?: WebAssembly.Imports;
   memory?: WebAssembly.Memory;
   heapBase?: number;
+  /** Where notices go (default console.warn). */
+  onWarning?: (message: string) => void;
   run?: "auto" | "command" | "reactor";
 }
 
@@ -71,13 +73,14 @@ export async function runWithNodeWasi(source: ModuleSource, options: NodeWasiRun
     mman = options.mman;
   } else {
     const files = options.files ?? null;
-    mman = createMman({ ...(files === null ? {} : { files }), ...(options.mman as MmanOptions | undefined) });
+    mman = createMman({ ...(files === null ? {} : { files }), onWarning: options.onWarning, ...(options.mman as MmanOptions | undefined) });
   }
   const instantiated = await instantiateWithMman(source, wasi.getImportObject() as WebAssembly.Imports, {
     mman,
     imports: options.imports,
     memory: options.memory,
     heapBase: options.heapBase,
+    onWarning: options.onWarning,
   });
   const kind: ModuleKind = options.run === undefined || options.run === "auto" ? instantiated.kind : options.run;
   // node:wasi validates `exports.memory`; wasiView supplies it for an imported memory. It also

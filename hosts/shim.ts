@@ -49,6 +49,8 @@ export interface ShimRunOptions {
   memory?: WebAssembly.Memory;
   /** Heap base for a module that does not export `__heap_base`. */
   heapBase?: number;
+  /** Where notices go (default console.warn). */
+  onWarning?: (message: string) => void;
   /**
    * "auto" (default): `_start` makes a command, otherwise a reactor. A command's `_start`
    * runs; a reactor's `_initialize` (if any) runs and its exports are then yours to call.
@@ -96,12 +98,12 @@ export async function runWithShim(source: ModuleSource, options: ShimRunOptions 
     mman = options.mman;
   } else {
     const files = options.files === undefined || options.files === "shim" ? shimFileResolver(wasi) : options.files;
-    mman = createMman({ ...(files === null ? {} : { files }), ...(options.mman as MmanOptions | undefined) });
+    mman = createMman({ ...(files === null ? {} : { files }), onWarning: options.onWarning, ...(options.mman as MmanOptions | undefined) });
   }
   const instantiated = await instantiateWithMman(
     source,
     { wasi_snapshot_preview1: wasi.wasiImport as WebAssembly.ModuleImports },
-    { mman, imports: options.imports, memory: options.memory, heapBase: options.heapBase },
+    { mman, imports: options.imports, memory: options.memory, heapBase: options.heapBase, onWarning: options.onWarning },
   );
   const kind: ModuleKind = options.run === undefined || options.run === "auto" ? instantiated.kind : options.run;
   // The shim reads `inst.exports.memory` on every WASI call; wasiView supplies it for an

@@ -247,6 +247,25 @@ describe("import checks before anything runs", () => {
     expect(result.exitCode).toBe(0);
   });
 
+  it("warns about a start function, whose mman calls come before attach and get ENOSYS", async () => {
+    const bytes = await compileWat(`(module
+      (import "mman" "mmap" (func $mmap (param i32 i32 i32 i32 i32 i64) (result i32)))
+      (memory (export "memory") 1)
+      (global $early (mut i32) (i32.const 0))
+      (func $start (global.set $early (call $mmap (i32.const 0) (i32.const 4096) (i32.const 3) (i32.const 0x22) (i32.const -1) (i64.const 0))))
+      (start $start)
+      (func (export "early") (result i32) (global.get $early)))`);
+    const warnings: string[] = [];
+    const result = await runWithShim(bytes, { fds: captureFds().fds, heapBase: 4096, onWarning: (m) => warnings.push(m) });
+    expect((result.instance.exports.early as () => number)()).toBe(-38);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/start function.*ENOSYS/);
+    // A module without a start function gets no such notice.
+    const quiet: string[] = [];
+    await runWithShim(hello, { fds: captureFds().fds, onWarning: (m) => quiet.push(m) });
+    expect(quiet).toEqual([]);
+  });
+
   it("reports bytes that are not a module in one line", async () => {
     await expect(runWithShim(new TextEncoder().encode("hello"))).rejects.toThrow(/invalid WebAssembly module/);
   });
