@@ -17,3 +17,6 @@ export { pageGeometry, parsePageSize, MIN_PAGE_SIZE, MAX_PAGE_SIZE, DEFAULT_PAGE
 export { growthPolicy } from "./runtime/growth.js";
 export type { GrowthOption, GrowthPolicy } from "./runtime/growth.js";
 export { Errno, errnoName, Prot, MapFlags, Mremap, Madv, Ms } from "./runtime/linux.js";
+// Host adapters (browser_wasi_shim, import checks, trace formats). node:wasi's adapter needs
+// Node and is exported separately: "wasi-mman/node-wasi".
+export * from "./hosts/index.js";
