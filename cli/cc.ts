@@ -8,7 +8,9 @@
  *   wasi-libc's dlmalloc; their brk and mmap calls go to the host.
  * - dlmalloc: wasi-libc's own allocator (it grows memory itself through its own sbrk); the
  *   POSIX mmap family is still linked for the program's direct calls.
- * Every output exports `__heap_base`, where the host starts the break (docs/abi.md).
+ * mallocng and oldmalloc outputs export `__heap_base`, where the host starts the break
+ * (docs/abi.md). dlmalloc outputs do not: wasi-libc's dlmalloc claims the memory above
+ * __heap_base for itself, so the host must start above the initial memory instead.
  *
  * The pieces (toolchain discovery, library builds with caching, the link line) are exported for
  * scripts/build-c.ts, the tests and the benchmark, so everything is built the same one way.
@@ -243,9 +245,13 @@ export async function buildLayerLibraries(malloc: MallocChoice, toolchain = find
  * compiler's implicit -lc, so their malloc, sbrk and mmap are the definitions the linker takes
  * and wasi-libc's dlmalloc.o is never pulled in.
  */
-export function layerLinkFlags(libraries: LayerLibraries): string[] {
+export function layerLinkFlags(malloc: MallocChoice, libraries: LayerLibraries): string[] {
   return [
-    "-Wl,--export=__heap_base",
+    // wasi-libc's dlmalloc takes the memory from __heap_base to the end of the initial memory
+    // as its first segment, without asking anyone. Without the export, the host starts above
+    // the memory that exists when it attaches (docs/abi.md, "Heap base"), so the two never
+    // hand out the same pages. The musl allocators own nothing they did not get from the host.
+    ...(malloc === "dlmalloc" ? [] : ["-Wl,--export=__heap_base"]),
     // sysconf(_SC_PAGESIZE) must answer the host's page size (guest/c/src/sysconf.c).
     "-Wl,--wrap=sysconf",
     ...[libraries.malloc, libraries.brk, libraries.mman].filter((lib): lib is string => lib !== undefined),
@@ -271,7 +277,7 @@ export async function compileProgram(options: CompileOptions): Promise<void> {
     ...options.args,
     "-o",
     options.output,
-    ...layerLinkFlags(libraries),
+    ...layerLinkFlags(options.malloc, libraries),
   ];
   try {
     await run(toolchain.cc, args, { maxBuffer: 64 << 20 });
