@@ -5,9 +5,16 @@
 // (throughput: higher is better; memory: lower is better).
 //
 //   node --import tsx bench/as-alloc.ts      (or through bench/run.ts)
-import { createMman } from "../index.js";
-import { loadAs } from "../scripts/build-as.js";
+import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import type { createMman as CreateMman } from "../index.js";
+import { loadAs } from "../scripts/build-as.js";
+
+// The library as shipped (dist/, which `npm run bench` builds) when it exists, else the sources.
+const shipped = new URL("../dist/index.js", import.meta.url);
+const { createMman } = (await import(existsSync(shipped) ? shipped.href : new URL("../index.js", import.meta.url).href)) as {
+  createMman: typeof CreateMman;
+};
 
 interface DriverExports {
   memory: WebAssembly.Memory;
@@ -15,6 +22,7 @@ interface DriverExports {
   replay(seed: number, operations: number, live: number, mixed: number): number;
   release_all(): void;
   dynamic_threshold(max: number): void;
+  peak_live_bytes(): number;
 }
 
 interface Workload {
@@ -47,6 +55,8 @@ export interface WorkloadFigures {
   throughputRatio: number;
   /** ours / TLSF */
   memoryRatio: number;
+  /** The most bytes the trace itself held at once (the same for both). */
+  peakLiveBytes: number;
 }
 
 function env(): WebAssembly.ModuleImports {
@@ -58,7 +68,11 @@ function env(): WebAssembly.ModuleImports {
 }
 
 /** One fresh instance replaying the trace; returns its time and its final (= peak) memory. */
-async function replayOnce(module: WebAssembly.Module, ours: boolean, workload: Workload): Promise<{ ms: number; peak: number }> {
+async function replayOnce(
+  module: WebAssembly.Module,
+  ours: boolean,
+  workload: Workload,
+): Promise<{ ms: number; peak: number; peakLive: number }> {
   const mman = ours ? createMman({ pageSize: 4096 }) : null;
   const imports: WebAssembly.Imports = { env: env(), ...(mman ? (mman.imports as unknown as WebAssembly.Imports) : {}) };
   const instance = await WebAssembly.instantiate(module, imports);
@@ -71,7 +85,7 @@ async function replayOnce(module: WebAssembly.Module, ours: boolean, workload: W
   const ms = performance.now() - start;
   if (corrupt !== 0) throw new Error(`${ours ? "ours" : "TLSF"}: ${corrupt} blocks lost their bytes`);
   // Linear memory never shrinks, so its size now is its peak.
-  return { ms, peak: exports.memory.buffer.byteLength };
+  return { ms, peak: exports.memory.buffer.byteLength, peakLive: exports.peak_live_bytes() };
 }
 
 function median(values: number[]): number {
@@ -88,7 +102,7 @@ export async function measure(): Promise<WorkloadFigures[]> {
     await replayOnce(ours, true, workload);
     await replayOnce(tlsf, false, workload);
     const times = { ours: [] as number[], tlsf: [] as number[] };
-    const peaks = { ours: 0, tlsf: 0 };
+    const peaks = { ours: 0, tlsf: 0, live: 0 };
     for (let i = 0; i < REPEATS; i++) {
       const a = await replayOnce(ours, true, workload);
       const b = await replayOnce(tlsf, false, workload);
@@ -96,6 +110,7 @@ export async function measure(): Promise<WorkloadFigures[]> {
       times.tlsf.push(b.ms);
       peaks.ours = Math.max(peaks.ours, a.peak);
       peaks.tlsf = Math.max(peaks.tlsf, b.peak);
+      peaks.live = Math.max(a.peakLive, b.peakLive);
     }
     const oursFigures = { opsPerSecond: workload.operations / (median(times.ours) / 1000), peakMemoryBytes: peaks.ours };
     const tlsfFigures = { opsPerSecond: workload.operations / (median(times.tlsf) / 1000), peakMemoryBytes: peaks.tlsf };
@@ -105,6 +120,7 @@ export async function measure(): Promise<WorkloadFigures[]> {
       tlsf: tlsfFigures,
       throughputRatio: oursFigures.opsPerSecond / tlsfFigures.opsPerSecond,
       memoryRatio: oursFigures.peakMemoryBytes / tlsfFigures.peakMemoryBytes,
+      peakLiveBytes: peaks.live,
     });
   }
   return results;
@@ -115,13 +131,14 @@ const mib = (value: number): string => `${(value / (1 << 20)).toFixed(2)} MiB`;
 
 export async function run(): Promise<void> {
   const results = await measure();
-  const rows = [["workload", "ours ops/s", "TLSF ops/s", "ratio", "ours peak", "TLSF peak", "ratio"]];
+  const rows = [["workload", "ours ops/s", "TLSF ops/s", "ratio", "live peak", "ours peak", "TLSF peak", "ratio"]];
   for (const r of results) {
     rows.push([
       r.workload,
       mops(r.ours.opsPerSecond),
       mops(r.tlsf.opsPerSecond),
       r.throughputRatio.toFixed(2),
+      mib(r.peakLiveBytes),
       mib(r.ours.peakMemoryBytes),
       mib(r.tlsf.peakMemoryBytes),
       r.memoryRatio.toFixed(2),
@@ -129,6 +146,7 @@ export async function run(): Promise<void> {
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   console.log("AssemblyScript allocator: two-tier on wasi-mman (4 KiB pages) vs AS TLSF (--runtime minimal)");
+  console.log("peak = linear memory at the end (it never shrinks); live peak = most bytes the trace held at once");
   console.log(`same trace in both (seed 0x${SEED.toString(16)}), median of ${REPEATS}; throughput ratio > 1 and memory ratio < 1 favour ours`);
   for (const row of rows) console.log(row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  "));
 }
