@@ -177,15 +177,17 @@ describe.concurrent("wasi-mman run", () => {
     const run = await cli("run", "--trace", file, "fixtures/hosts/hello.wat");
     expect(run.code).toBe(0);
     const records = readFileSync(file, "utf8").trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(records.map((r) => r.call)).toEqual(["brk", "brk", "mmap", "mremap", "munmap"]);
+    // pagesize() (hello's first call) may or may not be traced: see hosts-adapters.test.ts.
+    expect(records.map((r) => r.call).filter((call) => call !== "pagesize")).toEqual(["brk", "brk", "mmap", "mremap", "munmap"]);
     for (const [i, record] of records.entries()) {
       expect(Object.keys(record)).toEqual(["seq", "call", "args", "result", "errno", "time", "durationUs"]);
       expect(record.seq).toBe(i + 1);
       expect(typeof record.time).toBe("number");
       expect(typeof record.durationUs).toBe("number");
     }
-    expect(records[2]).toMatchObject({ args: [0, 131072, 3, 0x22, -1, 0], errno: null });
-    expect(records[2].result as number).toBeGreaterThan(0);
+    const mmapRecord = records.find((r) => r.call === "mmap") as Record<string, unknown>;
+    expect(mmapRecord).toMatchObject({ args: [0, 131072, 3, 0x22, -1, 0], errno: null });
+    expect(mmapRecord.result as number).toBeGreaterThan(0);
 
     const failing = join(scratch, "trace-enomem.jsonl");
     const capped = await cli("run", "--max-memory", "128k", "--trace", failing, "fixtures/hosts/hello.wat");
@@ -197,7 +199,8 @@ describe.concurrent("wasi-mman run", () => {
   it("--strace prints calls to stderr as strace does, interleaved with the module's output", async () => {
     const run = await cli("run", "--strace", "fixtures/hosts/hello.wat");
     expect(run.code).toBe(0);
-    const lines = errLines(run);
+    const lines = errLines(run).filter((line) => !line.startsWith("pagesize() = "));
+    expect(lines).toHaveLength(5);
     expect(lines[0]).toBe("brk(0) = 0x10000");
     expect(lines[1]).toBe("brk(0x11000) = 0x11000");
     expect(lines[2]).toMatch(/^mmap\(0, 131072, PROT_READ\|PROT_WRITE, MAP_PRIVATE\|MAP_ANONYMOUS, -1, 0\) = 0x[0-9a-f]+$/);

@@ -120,7 +120,9 @@ describe("browser_wasi_shim", () => {
     const result = await runWithShim(hello, { fds, mman: { pageSize: 16384, trace: (r) => calls.push(r.call) } });
     expect(result.exitCode).toBe(0);
     expect(result.mman.pageSize).toBe(16384);
-    expect(calls).toEqual(["brk", "brk", "mmap", "mremap", "munmap"]);
+    // hello also calls pagesize() first; whether that call is traced is the core's choice
+    // (its import answers without going through the counted calls today).
+    expect(calls.filter((call) => call !== "pagesize")).toEqual(["brk", "brk", "mmap", "mremap", "munmap"]);
   });
 
   it("uses an Mman the caller made", async () => {
