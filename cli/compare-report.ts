@@ -72,6 +72,7 @@ export function describeAgreement(runs: readonly CompareRun[]): string {
   const found = differences(runs);
   if (found.length === 0) {
     const bytes = (text: string): number => Buffer.byteLength(text);
+    if (runs.length === 1) return `one run: exit code ${String(first.exitCode)}, stdout ${bytes(first.stdout)} bytes, stderr ${bytes(first.stderr)} bytes`;
     return `all ${runs.length} runs agree: exit code ${String(first.exitCode)}, same stdout (${bytes(first.stdout)} bytes) and stderr (${bytes(first.stderr)} bytes)`;
   }
   const parts = found.map((difference) => {
@@ -109,7 +110,7 @@ function wastedOf(stats: MmanStats): string {
   return `${exactBytes(mappedBytes - requestedBytes)} of ${formatBytes(mappedBytes)}`;
 }
 
-function milliseconds(ms: number): string {
+export function milliseconds(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
 }
 

@@ -24,7 +24,7 @@ import type { GrowthOption } from "../runtime/growth.js";
 import { createMman } from "../syscalls/create-mman.js";
 import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, splitOptions, UsageError } from "./args.js";
 import { renderCompareHtml } from "./compare-html.js";
-import { describeAgreement, differences, formatCompareTable, pageLabel, type CompareRun } from "./compare-report.js";
+import { describeAgreement, differences, formatCompareTable, milliseconds, pageLabel, type CompareRun } from "./compare-report.js";
 import { parseSizesOption, runSynthetic, formatSizeTable, type SyntheticResult } from "./compare-synthetic.js";
 import { Timeline } from "./compare-timeline.js";
 import { loadDir, parseDirSpec, type DirSpec } from "./dirs.js";
@@ -292,7 +292,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
         const warn = index === 0 && usesMman ? (line: string) => writeLineSync(2, line) : null;
         const run = await runModuleOnce(pageSize, { ...runOptions, warn });
         runs.push(run);
-        progress?.(`wasi-mman compare: ${pageLabel(pageSize)} done (${index + 1}/${pageSizes.length}): exit code ${run.exitCode}, ${run.timeMs.toFixed(1)} ms`);
+        progress?.(`wasi-mman compare: ${pageLabel(pageSize)} done (${index + 1}/${pageSizes.length}): exit code ${run.exitCode}, ${milliseconds(run.timeMs)}`);
       }
       const found = differences(runs);
       report = { mode: "module", module: modulePath, args, pageSizes, agree: found.length === 0, differences: found, runs };
