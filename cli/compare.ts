@@ -18,6 +18,7 @@ import { performance } from "node:perf_hooks";
 import { ConsoleStdout, File, OpenFile, WASI } from "@bjorn3/browser_wasi_shim";
 import { ImportMismatchError } from "../hosts/check.js";
 import { runWithShim } from "../hosts/shim.js";
+import { shimFileResolver } from "../hosts/shim-files.js";
 import { readModuleInfo, WasmFormatError } from "../hosts/wasm-imports.js";
 import { MMAN_MODULE } from "../syscalls/abi-mman.js";
 import type { GrowthOption } from "../runtime/growth.js";
@@ -164,6 +165,8 @@ async function runModuleOnce(pageSize: number, options: ModuleRunOptions): Promi
     pageSize,
     maxMemoryBytes: options.maxMemoryBytes,
     growth: options.growth,
+    // File-backed mmap resolves guest fds through the shim's descriptor table, as in `run`.
+    files: shimFileResolver(wasi),
     // The counters are current when the hook runs (after the call); reading them is O(1).
     trace: (record) => {
       const counters = mman.space.counters;

@@ -166,6 +166,22 @@ describe.concurrent("wasi-mman compare (module)", () => {
   });
 });
 
+describe.concurrent("wasi-mman compare --dir", () => {
+  it("gives every run the same files and writes nothing back", async () => {
+    // upcase.wat upper-cases data.txt through a MAP_SHARED mapping; exits 11 if it cannot open it.
+    const dir = mkdtempSync(join(scratch, "dir-"));
+    writeFileSync(join(dir, "data.txt"), "hello mapped file\n");
+    const run = await compare("--json", "--dir", `${dir}:/data`, "fixtures/hosts/upcase.wat");
+    const json = JSON.parse(run.stdout) as JsonReport;
+    expect(json.runs.map((r) => r.exitCode)).toEqual([0, 0, 0, 0]);
+    expect(json.runs.map((r) => r.stats.calls.msync)).toEqual([1, 1, 1, 1]);
+    expect(readFileSync(join(dir, "data.txt"), "utf8")).toBe("hello mapped file\n");
+    const missing = await compare("--dir", join(scratch, "no-such-dir"), "fixtures/hosts/upcase.wat");
+    expect(missing.code).toBe(2);
+    expect(errLines(missing)).toEqual([expect.stringMatching(/^wasi-mman compare: --dir: no such directory/)]);
+  });
+});
+
 describe.concurrent("wasi-mman compare: usage errors exit 2 with one line", () => {
   const cases: [string, string[], RegExp][] = [
     ["no module and no --sizes", [], /no module given, and no --sizes/],
