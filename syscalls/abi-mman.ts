@@ -26,7 +26,7 @@ export const MMAN_SIGNATURES = {
 } as const satisfies Record<string, readonly [readonly string[], readonly string[]]>;
 export type MmanImportName = keyof typeof MMAN_SIGNATURES;
 
-export interface MmanImports {
+export interface MmanImports extends WebAssembly.ModuleImports {
   brk(address: number): number;
   mmap(address: number, length: number, prot: number, flags: number, fd: number, offset: bigint): number;
   munmap(address: number, length: number): number;
@@ -108,7 +108,7 @@ export function mmanImports(calls: MemoryCalls, onHostError: (error: unknown, ca
       }
     },
     pagesize() {
-      return pageSize();
+      return calls.pagesize();
     },
   };
 }

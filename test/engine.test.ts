@@ -231,6 +231,7 @@ describe("page kinds and invariants", () => {
     expect(mman.imports.mman.munmap(0, 4096)).toBe(-38);
     expect(mman.imports.mman.brk(0)).toBe(0);
     expect(mman.imports.mman.pagesize()).toBe(16384);
+    expect(mman.stats().calls.pagesize).toBe(1);
   });
 
   it("warns and starts the heap at the end of memory when there is no __heap_base", () => {
