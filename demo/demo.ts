@@ -248,6 +248,12 @@ async function runSelected(sweep: boolean): Promise<void> {
       problem !== null,
     );
     if (sweep) await runSweep(fixture, bytes);
+    else {
+      sweepPoints = [];
+      ui.chart.innerHTML = "";
+      ui.sweep.innerHTML = "";
+      ui.chartCaption.textContent = "not run (sweep=0)";
+    }
   } finally {
     ui.run.disabled = false;
   }

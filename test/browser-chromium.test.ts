@@ -1,0 +1,355 @@
+// The layer in a real browser: Debian's headless Chromium, driven over the DevTools protocol
+// on a pipe (--remote-debugging-pipe; no npm package, no downloaded browser).
+//
+//   1. selftest.html: the library's checks in the page (browser_wasi_shim runs a command,
+//      mappings read as zeros also when reused, MAP_SHARED/MAP_PRIVATE over the shim's files);
+//   2. the demo page, run with ?autorun: the map on the canvas, its legend and the statistics
+//      table show what the engine reports, and the same program run in Node gives the same map;
+//      a screenshot goes to test-output/.
+//
+// Skips with one loud line when Chromium is missing (CI installs it: .ci/run).
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runWithShim } from "../hosts/shim.js";
+import { ConsoleStdout, File, OpenFile } from "@bjorn3/browser_wasi_shim";
+import { buildDemo } from "../scripts/build-demo.js";
+import { serveDemo, type DemoServer } from "../scripts/serve-demo.js";
+
+const root = join(import.meta.dirname, "..");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const available = existsSync(CHROMIUM);
+if (!available) console.warn(`\n*** SKIPPED browser tests: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH) ***\n`);
+
+/**
+ * A headless Chromium spoken to over --remote-debugging-pipe: commands go to its fd 3 and
+ * answers come from its fd 4, as JSON messages ending in a NUL byte (Chrome DevTools Protocol).
+ */
+class Chromium {
+  private nextId = 1;
+  private buffer = "";
+  private readonly waiting = new Map<number, { resolve: (value: Record<string, unknown>) => void; reject: (error: Error) => void }>();
+  readonly problems: string[] = [];
+  private session = "";
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly profile: string,
+  ) {
+    // A browser that dies or hangs must fail the test, not leave it waiting.
+    child.once("exit", (code, signal) => {
+      for (const waiter of this.waiting.values()) waiter.reject(new Error(`Chromium exited (${code ?? signal}) before answering`));
+      this.waiting.clear();
+    });
+    child.once("error", (error) => {
+      for (const waiter of this.waiting.values()) waiter.reject(error);
+      this.waiting.clear();
+    });
+    const output = child.stdio[4] as Readable;
+    output.setEncoding("utf8");
+    output.on("data", (chunk: string) => {
+      this.buffer += chunk;
+      let end: number;
+      while ((end = this.buffer.indexOf("\0")) >= 0) {
+        const message = JSON.parse(this.buffer.slice(0, end)) as { id?: number; result?: Record<string, unknown>; error?: { message: string }; method?: string; params?: Record<string, unknown> };
+        this.buffer = this.buffer.slice(end + 1);
+        if (message.id !== undefined) {
+          const waiter = this.waiting.get(message.id);
+          this.waiting.delete(message.id);
+          if (message.error) waiter?.reject(new Error(`CDP: ${message.error.message}`));
+          else waiter?.resolve(message.result ?? {});
+        } else if (message.method === "Runtime.exceptionThrown") {
+          this.problems.push(JSON.stringify(message.params).slice(0, 500));
+        } else if (message.method === "Runtime.consoleAPICalled" && (message.params as { type?: string }).type === "error") {
+          this.problems.push(JSON.stringify(message.params).slice(0, 500));
+        }
+      }
+    });
+  }
+
+  static async launch(): Promise<Chromium> {
+    const profile = mkdtempSync(join(tmpdir(), "wasi-mman-chromium-"));
+    const child = spawn(
+      CHROMIUM,
+      [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        `--user-data-dir=${profile}`,
+        "--remote-debugging-pipe",
+        "about:blank",
+      ],
+      { stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"] },
+    );
+    const browser = new Chromium(child, profile);
+    const { targetInfos } = (await browser.send("Target.getTargets")) as { targetInfos: { targetId: string; type: string }[] };
+    const page = targetInfos.find((target) => target.type === "page");
+    const targetId = page?.targetId ?? ((await browser.send("Target.createTarget", { url: "about:blank" })) as { targetId: string }).targetId;
+    browser.session = ((await browser.send("Target.attachToTarget", { targetId, flatten: true })) as { sessionId: string }).sessionId;
+    await browser.send("Runtime.enable");
+    await browser.send("Page.enable");
+    await browser.send("Emulation.setDeviceMetricsOverride", { width: 1280, height: 900, deviceScaleFactor: 1, mobile: false });
+    return browser;
+  }
+
+  send(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const id = this.nextId++;
+    const message = JSON.stringify({ id, method, params, ...(this.session && !method.startsWith("Target.") ? { sessionId: this.session } : {}) });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`CDP: no answer to ${method} in 60 s`));
+      }, 60_000);
+      const settle = <T>(done: (value: T) => void) => (value: T): void => {
+        clearTimeout(timer);
+        done(value);
+      };
+      this.waiting.set(id, { resolve: settle(resolve), reject: settle(reject) });
+      (this.child.stdio[3] as Writable).write(`${message}\0`);
+    });
+  }
+
+  async evaluate<T>(expression: string): Promise<T> {
+    const reply = (await this.send("Runtime.evaluate", { expression, returnByValue: true, awaitPromise: true })) as {
+      result: { value?: T };
+      exceptionDetails?: { text: string };
+    };
+    if (reply.exceptionDetails) throw new Error(`in the page: ${reply.exceptionDetails.text}`);
+    return reply.result.value as T;
+  }
+
+  /** Opens `url` and waits until <pre id="result"> holds JSON with a status. */
+  async runPage<T extends { status: string }>(url: string, timeoutMs = 60_000): Promise<T> {
+    this.problems.length = 0;
+    await this.send("Page.navigate", { url });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = await this.evaluate<string | null>(`location.href === ${JSON.stringify(url)} ? (document.getElementById("result")?.textContent ?? null) : null`);
+      if (text) {
+        const parsed = JSON.parse(text) as T;
+        if (parsed.status) return parsed;
+      }
+      if (Date.now() > deadline) throw new Error(`${url}: no result after ${timeoutMs} ms; page problems: ${this.problems.join("\n") || "none"}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  async screenshot(path: string): Promise<Buffer> {
+    const metrics = (await this.send("Page.getLayoutMetrics")) as { cssContentSize: { width: number; height: number } };
+    const { width, height } = metrics.cssContentSize;
+    const { data } = (await this.send("Page.captureScreenshot", {
+      format: "png",
+      captureBeyondViewport: true,
+      clip: { x: 0, y: 0, width: Math.ceil(width), height: Math.min(Math.ceil(height), 4000), scale: 1 },
+    })) as { data: string };
+    const png = Buffer.from(data, "base64");
+    writeFileSync(path, png);
+    return png;
+  }
+
+  async close(): Promise<void> {
+    await this.send("Browser.close").catch(() => undefined);
+    await new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null) return resolve();
+      const timer = setTimeout(() => {
+        this.child.kill("SIGKILL");
+        resolve();
+      }, 5000);
+      this.child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    rmSync(this.profile, { recursive: true, force: true });
+  }
+}
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+const KIND_NAMES = ["IMAGE", "BRK", "MAPPED", "FREE_CLEAN", "FREE_DIRTY", "FOREIGN"];
+
+interface DemoResult {
+  status: string;
+  message?: string;
+  fixture: string;
+  pageSize: number;
+  exitCode: number | null;
+  error: string | null;
+  invariantError: string | null;
+  calls: number;
+  steps: number;
+  layout: { pages: number; groupSize: number; cells: number; cellPx: number; cols: number; rows: number };
+  engineKindCounts: Record<string, number>;
+  engineKinds: string;
+  canvasCellCounts: Record<string, number>;
+  stats: {
+    pageSize: number;
+    mappedBytes: number;
+    requestedBytes: number;
+    linearMemoryBytes: number;
+    foreignBytes: number;
+    liveMappings: number;
+    wastage: number;
+    peak: { mappedBytes: number; linearMemoryBytes: number };
+    cumulative: { mappedBytes: number; requestedBytes: number; wastage: number };
+    calls: Record<string, number>;
+  };
+  sweep: { pageSize: number; wastage: number; peakMemoryBytes: number; problem: string | null }[];
+}
+
+/** What the page shows: legend counts, statistics cells, call-log lines, chart lines. */
+interface Shown {
+  legend: Record<string, string>;
+  stats: Record<string, string>;
+  logLines: number;
+  polylines: number;
+  status: string;
+}
+
+const SHOWN = `(() => ({
+  legend: Object.fromEntries([...document.querySelectorAll("#legend li")].map((li) => [li.dataset.kind, li.querySelector(".count").textContent])),
+  stats: Object.fromEntries([...document.querySelectorAll("#stats tr[data-stat]")].map((tr) => [tr.dataset.stat, tr.querySelector("td").textContent])),
+  logLines: document.querySelectorAll("#log .line").length,
+  polylines: document.querySelectorAll("#chart svg polyline").length,
+  status: document.getElementById("status").textContent,
+}))()`;
+
+/** The first whole number in a cell such as "1,572,864 (1.50 MiB)". */
+function firstNumber(text: string): number {
+  const match = /-?[\d,]+/.exec(text);
+  if (match === null) throw new Error(`no number in ${JSON.stringify(text)}`);
+  return Number(match[0].replaceAll(",", ""));
+}
+
+function countDigits(kinds: string): Record<string, number> {
+  const counts = Object.fromEntries(KIND_NAMES.map((name) => [name, 0]));
+  for (const digit of kinds) counts[KIND_NAMES[Number(digit)]]++;
+  return counts;
+}
+
+/** The same program run in Node with the same page size: its final map as a digit string. */
+async function nodeRun(fixture: string, pageSize: number): Promise<{ kinds: string; stats: ReturnType<Awaited<ReturnType<typeof runWithShim>>["mman"]["stats"]> }> {
+  const bytes = new Uint8Array(readFileSync(join(demoDir, "fixtures", `${fixture}.wasm`)));
+  const { mman, exitCode } = await runWithShim(bytes, {
+    args: [fixture],
+    fds: [new OpenFile(new File([])), ConsoleStdout.lineBuffered(() => {}), ConsoleStdout.lineBuffered(() => {})],
+    mman: { pageSize },
+  });
+  expect(exitCode).toBe(0);
+  return { kinds: Array.from(mman.space.pageKinds()).join(""), stats: mman.stats() };
+}
+
+const demoDir = join(root, ".cache", "browser-test", "demo");
+const outputDir = join(root, "test-output");
+let server: DemoServer;
+let browser: Chromium;
+
+describe.skipIf(!available)("in headless Chromium", () => {
+  beforeAll(async () => {
+    await buildDemo(demoDir, { assemblyScript: false });
+    server = await serveDemo(demoDir, 0);
+    browser = await Chromium.launch();
+    mkdirSync(outputDir, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("the library's checks pass in the page (shim command, zeroed mappings, file mappings)", async () => {
+    const result = await browser.runPage<{ status: string; userAgent: string; checks: Check[] }>(`${server.url}selftest.html`);
+    expect(result.status).toBe("done");
+    expect(result.userAgent).toContain("HeadlessChrome");
+    const names = result.checks.map((c) => c.name);
+    expect(names).toEqual([
+      "command runs with browser_wasi_shim",
+      "the page map agrees with the statistics",
+      "mappings read as zeros, also when reused (4 KiB pages)",
+      "mappings read as zeros, also when reused (64 KiB pages)",
+      "MAP_SHARED file mapping writes back to the shim's in-memory File",
+      "MAP_PRIVATE file mapping reads the File and never writes it",
+    ]);
+    for (const check of result.checks) expect({ name: check.name, ok: check.ok, detail: check.ok ? "" : check.detail }).toEqual({ name: check.name, ok: true, detail: "" });
+  });
+
+  it("the demo page shows the engine's map and statistics for churn at 16 KiB pages, and a page-size chart", async () => {
+    const pageSize = 16384;
+    const result = await browser.runPage<DemoResult>(`${server.url}?autorun=churn&page=${pageSize}`);
+    expect(result.status, result.message).toBe("done");
+    expect([result.exitCode, result.error, result.invariantError]).toEqual([0, null, null]);
+    const png = await browser.screenshot(join(outputDir, "demo-churn.png"));
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+    const shown = await browser.evaluate<Shown>(SHOWN);
+
+    // One cell per page; the canvas, the legend and the engine agree page for page.
+    const engine = countDigits(result.engineKinds);
+    expect(result.engineKindCounts).toEqual(engine);
+    expect(result.layout.groupSize).toBe(1);
+    expect(result.layout.cells).toBe(result.engineKinds.length);
+    expect(result.canvasCellCounts).toEqual({ ...engine, OUTSIDE: 0, UNKNOWN: 0 });
+    expect(Object.fromEntries(Object.entries(shown.legend).map(([kind, text]) => [kind, Number(text)]))).toEqual(engine);
+    // churn leaves every kind but the brk heap on the map at this page size (its break
+    // shrinks back inside the module image's last page).
+    for (const kind of ["IMAGE", "MAPPED", "FREE_CLEAN", "FREE_DIRTY", "FOREIGN"]) expect(engine[kind], kind).toBeGreaterThan(0);
+    expect(engine.MAPPED * pageSize).toBe(result.stats.mappedBytes);
+    expect(engine.FOREIGN * pageSize).toBe(result.stats.foreignBytes);
+    expect(result.engineKinds.length * pageSize).toBe(result.stats.linearMemoryBytes);
+
+    // The statistics table shows the engine's figures.
+    for (const key of ["mappedBytes", "requestedBytes", "linearMemoryBytes", "liveMappings", "peak.mappedBytes", "cumulative.requestedBytes"]) {
+      const value = key.split(".").reduce<unknown>((object, part) => (object as Record<string, unknown>)[part], result.stats);
+      expect(firstNumber(shown.stats[key]), key).toBe(value);
+    }
+    expect(shown.stats["cumulative.wastage"]).toBe(`${(result.stats.cumulative.wastage * 100).toFixed(2)} %`);
+    expect(shown.logLines).toBe(result.calls);
+    expect(result.calls).toBe(Object.values(result.stats.calls).reduce((a, b) => a + b, 0));
+    expect(result.steps).toBe(result.calls + 1);
+
+    // The same program in Node, same page size: the same map and the same figures.
+    const node = await nodeRun("churn", pageSize);
+    expect(result.engineKinds).toBe(node.kinds);
+    expect([result.stats.mappedBytes, result.stats.requestedBytes, result.stats.linearMemoryBytes]).toEqual([node.stats.mappedBytes, node.stats.requestedBytes, node.stats.linearMemoryBytes]);
+
+    // The chart: one run per page size. churn asks for byte sizes, so larger pages waste more.
+    expect(result.sweep.map((p) => p.pageSize)).toEqual([4096, 8192, 16384, 32768, 65536]);
+    expect(result.sweep.every((p) => p.problem === null)).toBe(true);
+    expect(result.sweep[4].wastage).toBeGreaterThan(result.sweep[0].wastage);
+    expect(result.sweep[2].wastage).toBeCloseTo(result.stats.cumulative.wastage, 12);
+    expect(result.sweep[2].peakMemoryBytes).toBe(result.stats.peak.linearMemoryBytes);
+    expect(shown.polylines).toBe(2);
+  });
+
+  it("groups pages into cells above 20,000 pages: big at 4 KiB (about 100,000 pages)", async () => {
+    const result = await browser.runPage<DemoResult>(`${server.url}?autorun=big&page=4096&sweep=0`);
+    expect(result.status, result.message).toBe("done");
+    expect([result.exitCode, result.error, result.invariantError]).toEqual([0, null, null]);
+    await browser.screenshot(join(outputDir, "demo-big.png"));
+    const { pages, groupSize, cells } = result.layout;
+    expect(pages).toBeGreaterThanOrEqual(100_000);
+    expect(groupSize).toBe(Math.ceil(pages / 20_000));
+    expect(cells).toBeLessThanOrEqual(20_000);
+    // Each cell shows the commonest kind of its pages (ties to the lower PageKind).
+    const expected = Object.fromEntries([...KIND_NAMES, "OUTSIDE", "UNKNOWN"].map((name) => [name, 0]));
+    for (let cell = 0; cell < cells; cell++) {
+      const counts = new Array<number>(6).fill(0);
+      for (const digit of result.engineKinds.slice(cell * groupSize, (cell + 1) * groupSize)) counts[Number(digit)]++;
+      expected[KIND_NAMES[counts.indexOf(Math.max(...counts))]]++;
+    }
+    expect(result.canvasCellCounts).toEqual(expected);
+    const node = await nodeRun("big", 4096);
+    expect(result.engineKinds).toBe(node.kinds);
+  });
+});
