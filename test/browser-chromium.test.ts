@@ -14,8 +14,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConsoleStdout, File, OpenFile, WASI } from "@bjorn3/browser_wasi_shim";
+import { instantiateWithMman } from "../hosts/instantiate.js";
 import { runWithShim } from "../hosts/shim.js";
-import { ConsoleStdout, File, OpenFile } from "@bjorn3/browser_wasi_shim";
+import { createMman } from "../syscalls/create-mman.js";
 import { buildDemo } from "../scripts/build-demo.js";
 import { serveDemo, type DemoServer } from "../scripts/serve-demo.js";
 
@@ -251,6 +253,37 @@ async function nodeRun(fixture: string, pageSize: number): Promise<{ kinds: stri
   return { kinds: Array.from(mman.space.pageKinds()).join(""), stats: mman.stats() };
 }
 
+/** The map after attach and after every call, in Node: one digit string per step ("-" past the end). */
+async function nodeSteps(fixture: string, pageSize: number, pages: number): Promise<string[]> {
+  const bytes = new Uint8Array(readFileSync(join(demoDir, "fixtures", `${fixture}.wasm`)));
+  const wasi = new WASI([fixture], [], [new OpenFile(new File([])), ConsoleStdout.lineBuffered(() => {}), ConsoleStdout.lineBuffered(() => {})], { debug: false });
+  const steps: string[] = [];
+  const take = (): void => {
+    steps.push(Array.from(mman.space.pageKinds()).join("").padEnd(pages, "-"));
+  };
+  const mman = createMman({ pageSize, trace: take });
+  const { wasiView } = await instantiateWithMman(bytes, { wasi_snapshot_preview1: wasi.wasiImport as WebAssembly.ModuleImports }, { mman });
+  steps.unshift(Array.from(mman.space.pageKinds()).join("").padEnd(pages, "-"));
+  expect(wasi.start(wasiView as unknown as Parameters<WASI["start"]>[0])).toBe(0);
+  return steps;
+}
+
+/** The page's map at every step, as the step controls replay it. */
+const PAGE_STEPS = `(() => {
+  const timeline = wasiMmanDemo.outcome.timeline;
+  const steps = [];
+  for (let s = 0; s < timeline.steps.length; s++) steps.push(Array.from(timeline.at(s), (k) => (k === 255 ? "-" : String(k))).join(""));
+  return steps;
+})()`;
+
+/** Clicks a step control and returns the legend's counts. */
+function clickAndCount(selector: string): string {
+  return `(() => {
+    document.querySelector(${JSON.stringify(selector)}).click();
+    return Object.fromEntries([...document.querySelectorAll("#legend li")].map((li) => [li.dataset.kind, Number(li.querySelector(".count").textContent)]));
+  })()`;
+}
+
 const demoDir = join(root, ".cache", "browser-test", "demo");
 const outputDir = join(root, "test-output");
 let server: DemoServer;
@@ -323,6 +356,16 @@ describe.skipIf(!available)("in headless Chromium", () => {
     expect(result.engineKinds).toBe(node.kinds);
     expect([result.stats.mappedBytes, result.stats.requestedBytes, result.stats.linearMemoryBytes]).toEqual([node.stats.mappedBytes, node.stats.requestedBytes, node.stats.linearMemoryBytes]);
 
+    // Step by step: the page's map after every call is the engine's map after that call.
+    const pageSteps = await browser.evaluate<string[]>(PAGE_STEPS);
+    expect(pageSteps).toEqual(await nodeSteps("churn", pageSize, result.engineKinds.length));
+    const atStart = await browser.evaluate<Record<string, number>>(clickAndCount("#first"));
+    // Before the first call: the image, and the rest of the memory the module started with
+    // (free; the engine counts those pages as dirty, since the module may have written them).
+    expect([atStart.MAPPED, atStart.BRK, atStart.FOREIGN]).toEqual([0, 0, 0]);
+    expect(atStart.IMAGE).toBe(engine.IMAGE);
+    expect(await browser.evaluate<Record<string, number>>(clickAndCount("#last"))).toEqual(engine);
+
     // The chart: one run per page size. churn asks for byte sizes, so larger pages waste more.
     expect(result.sweep.map((p) => p.pageSize)).toEqual([4096, 8192, 16384, 32768, 65536]);
     expect(result.sweep.every((p) => p.problem === null)).toBe(true);
@@ -351,5 +394,18 @@ describe.skipIf(!available)("in headless Chromium", () => {
     expect(result.canvasCellCounts).toEqual(expected);
     const node = await nodeRun("big", 4096);
     expect(result.engineKinds).toBe(node.kinds);
+    // Seeking back past keyframes and forward again lands on the same map.
+    const seek = (step: number): string => `(() => {
+      const input = document.getElementById("step");
+      input.value = "${step}";
+      input.dispatchEvent(new Event("input"));
+      return Object.fromEntries([...document.querySelectorAll("#legend li")].map((li) => [li.dataset.kind, Number(li.querySelector(".count").textContent)]));
+    })()`;
+    const middle = await browser.evaluate<Record<string, number>>(seek(300));
+    expect(middle.MAPPED).toBeGreaterThan(0);
+    expect(middle.MAPPED).toBeLessThan(result.engineKindCounts.MAPPED);
+    await browser.evaluate(seek(5));
+    expect(await browser.evaluate<Record<string, number>>(seek(300))).toEqual(middle);
+    expect(await browser.evaluate<Record<string, number>>(seek(result.steps - 1))).toEqual(result.engineKindCounts);
   });
 });
