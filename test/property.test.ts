@@ -10,7 +10,8 @@ import { MAP_ANON, MAP_FIXED, PAGE_SIZES, PROT_RW, testSpace, type TestSpace } f
 
 const MAX_WASM_PAGES = 48; // 3 MiB: small enough that ENOMEM happens too
 const RUNS_PER_PAGE_SIZE = Number(process.env.FC_RUNS ?? 340);
-const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+// Every run prints its seed; FC_SEED=<seed> replays it exactly (with FC_RUNS for the same count).
+const SEED = process.env.FC_SEED === undefined ? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0 : Number(process.env.FC_SEED);
 
 type Op =
   | { kind: "mmap"; pages: number; hint: number }
@@ -189,6 +190,7 @@ function apply(t: TestSpace, model: Model, op: Op): void {
 
 describe.each(PAGE_SIZES)("random call sequences with %i-byte pages", (page) => {
   it(`agree with the page-owner model (${RUNS_PER_PAGE_SIZE} sequences)`, () => {
+    console.log(`property test, ${page}-byte pages: FC_SEED=${SEED} FC_RUNS=${RUNS_PER_PAGE_SIZE}`);
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), fc.constantFrom<"exact" | "geometric">("exact", "geometric"), (ops, growth) => {
         const t = testSpace(page, { maxWasmPages: MAX_WASM_PAGES, growth });
