@@ -199,7 +199,11 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
       expect(mmap.args[1]).toBeGreaterThanOrEqual(65536);
     }
     expect(guest.mman.stats().brk).toBe(brk);
-    expect(guest.exports.heap_segments()).toBe(1 + mmaps.length);
+    // Segments that the host placed side by side are joined into one.
+    const segments = guest.exports.heap_segments();
+    expect(segments).toBeGreaterThanOrEqual(2);
+    expect(segments).toBeLessThanOrEqual(1 + mmaps.length);
+    if (mmaps.length >= 2) expect(segments).toBeLessThan(1 + mmaps.length);
     settle(guest);
   });
 

@@ -339,15 +339,39 @@ function extendSegment(segment: usize, newEnd: usize): void {
   releaseBlock(block);
 }
 
+// Joins two segments that touch (lower's end is upper's start): lower's tail and upper's
+// 12-byte segment header become one 16-byte block, which is freed and so merges with the
+// free space on either side.
+function joinSegments(lower: usize, upper: usize): void {
+  let bridge = load<usize>(lower, 4) - 4;
+  store<u32>(bridge, 16 | (load<u32>(bridge) & PREV_FREE));
+  store<usize>(lower, load<usize>(upper, 4), 4);
+  if (segments == upper) {
+    segments = load<usize>(upper);
+  } else {
+    let previous = segments;
+    while (load<usize>(previous) != upper) previous = load<usize>(previous);
+    store<usize>(previous, load<usize>(upper));
+  }
+  releaseBlock(bridge);
+}
+
 // Makes room for a free block of at least `size` bytes: brk first, then mmap (musl's
 // expand_heap does the same when brk fails). Returns false when both are refused.
 function growHeap(size: usize): bool {
-  let want: u64 = <u64>(size > MIN_GROW ? size : MIN_GROW);
   if (!brkStart) brkStart = sys_brk(0); // the host may have been attached since start-up
   if (brkStart) {
-    let start: usize = brkSegment ? load<usize>(brkSegment, 4) : (brkStart + ALIGN - 1) & ~(ALIGN - 1);
-    // A new segment also needs its 16 bytes of segment header and tail.
-    let end = pageRound(<u64>start + want + (brkSegment ? 0 : 16));
+    let end: u64;
+    let start: usize;
+    if (brkSegment) {
+      // The old tail becomes the new block's header: `size` more bytes are enough.
+      start = load<usize>(brkSegment, 4);
+      end = pageRound(<u64>start + <u64>(size > MIN_GROW ? size : MIN_GROW));
+    } else {
+      // A new segment also needs its 16 bytes of segment header and tail.
+      start = (brkStart + ALIGN - 1) & ~(ALIGN - 1);
+      end = pageRound(<u64>start + <u64>(size + 16 > MIN_GROW ? size + 16 : MIN_GROW));
+    }
     if (end <= 0xFFFF0000) {
       let asked = <usize>end;
       if (sys_brk(asked) == asked) {
@@ -361,11 +385,29 @@ function growHeap(size: usize): bool {
       }
     }
   }
-  let length = pageRound(want + 16);
+  let length = pageRound(<u64>(size + 16 > MIN_GROW ? size + 16 : MIN_GROW));
   if (length > 0xFFFF0000) return false;
   let base = sys_mmap(0, <usize>length, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0);
   if (isError(base)) return false;
-  addSegment(base, base + <usize>length);
+  let end = base + <usize>length;
+  addSegment(base, end);
+  // The host fills free runs top-down, so a new mapping often lands right below or right
+  // above a segment of ours. Joining them lets free space merge across the boundary, where
+  // separate segments would strand it.
+  let merged = base;
+  for (let segment = segments; segment; segment = load<usize>(segment)) {
+    if (load<usize>(segment, 4) == base) {
+      joinSegments(segment, base);
+      merged = segment;
+      break;
+    }
+  }
+  for (let segment = segments; segment; segment = load<usize>(segment)) {
+    if (segment == end) {
+      joinSegments(merged, segment);
+      break;
+    }
+  }
   return true;
 }
 
@@ -641,6 +683,17 @@ export function set_mmap_threshold_max(bytes: usize): usize {
 // Bytes of heap segments obtained from brk and mmap so far.
 export function heap_bytes(): usize {
   return heapBytes;
+}
+
+// Bytes of free heap blocks (in the bins and on the quick lists).
+export function heap_free_bytes(): usize {
+  let total = quickBytes;
+  for (let bin: u32 = 0; bin < BIN_COUNT; ++bin) {
+    for (let block = load<usize>(binHeads + (<usize>bin << 2)); block; block = load<usize>(block, 4)) {
+      total += <usize>(load<u32>(block) & SIZE_MASK);
+    }
+  }
+  return total;
 }
 
 // Number of heap segments (1 while brk alone has sufficed).
