@@ -10,7 +10,7 @@
  *                              one chart, then one chart per page size; from the samples the
  *                              trace hook took (see compare-timeline.ts)
  */
-import { compareTableRows, describeAgreement, differences, pageLabel, type CompareRun, type Sample } from "./compare-report.js";
+import { compareTableRows, describeAgreement, differences, exactBytes, pageLabel, runLabel, type CompareRun, type Sample } from "./compare-report.js";
 import { sizeTableRows, type SyntheticResult } from "./compare-synthetic.js";
 import { formatBytes, formatPercent } from "./format.js";
 
@@ -190,7 +190,7 @@ svg .grid { stroke: #e4e4e4; } svg .tick { fill: #555; } svg .title { font-weigh
 /** The report as one HTML document. */
 export function renderCompareHtml(report: HtmlReportInput): string {
   const runs = report.runs;
-  const labels = runs.map((run) => pageLabel(run.pageSize));
+  const labels = runs.map(runLabel);
   const what =
     report.mode === "module"
       ? `<p>Module <code>${escapeHtml(report.module ?? "")}</code>${report.args !== undefined && report.args.length > 0 ? ` with arguments <code>${escapeHtml(report.args.join(" "))}</code>` : ""}, run once per page size.</p>` +
@@ -209,13 +209,18 @@ export function renderCompareHtml(report: HtmlReportInput): string {
     { name: "mapped at peak", values: runs.map((run) => run.stats.peak.mappedBytes) },
     { name: "requested at peak", values: runs.map((run) => run.stats.peak.requestedBytes) },
   ], "bytes");
-  // All page sizes on one chart, then one chart per page size with its own scale.
-  const overlay = lineChart("Mapped bytes (solid) per page size, and requested bytes (dashed)", [
-    ...runs.map((run): LineSeries => ({ name: `mapped, ${pageLabel(run.pageSize)}`, samples: run.samples, key: "mappedBytes" })),
-    { name: "requested", samples: runs[0].samples, key: "requestedBytes", dashed: true, color: REQUESTED_COLOR },
-  ]);
+  // All page sizes on one chart (one chart per threshold), then one chart per run with its own scale.
+  const thresholds = [...new Set(runs.map((run) => run.threshold))];
+  const overlays = thresholds.map((threshold) => {
+    const group = runs.filter((run) => run.threshold === threshold);
+    const suffix = threshold === null ? "" : `, threshold ${exactBytes(threshold)}`;
+    return lineChart(`Mapped bytes (solid) per page size, and requested bytes (dashed)${suffix}`, [
+      ...group.map((run): LineSeries => ({ name: `mapped, ${pageLabel(run.pageSize)}`, samples: run.samples, key: "mappedBytes" })),
+      { name: "requested", samples: group[0].samples, key: "requestedBytes", dashed: true, color: REQUESTED_COLOR },
+    ]);
+  });
   const timelines = runs.map((run) =>
-    lineChart(`${pageLabel(run.pageSize)} pages: mapped (solid) vs requested (dashed) bytes`, [
+    lineChart(`${pageLabel(run.pageSize)} pages${run.threshold === null ? "" : `, threshold ${exactBytes(run.threshold)}`}: mapped (solid) vs requested (dashed) bytes`, [
       { name: "mapped", samples: run.samples, key: "mappedBytes" },
       { name: "requested", samples: run.samples, key: "requestedBytes", dashed: true },
     ]),
@@ -240,7 +245,7 @@ ${perSize}
 ${wastage}
 ${memory}
 <h2>Mapped vs requested bytes over time</h2>
-${overlay}
+${overlays.join("\n")}
 ${timelines.join("\n")}
 </body>
 </html>

@@ -21,6 +21,8 @@ export interface Sample {
 
 export interface CompareRun {
   pageSize: number;
+  /** The mmap threshold this run's guest was given (--thresholds), else null. */
+  threshold: number | null;
   /** The module's exit code (134 after a trap); null in synthetic mode. */
   exitCode: number | null;
   /** The trap message, when the module trapped. */
@@ -36,6 +38,7 @@ export interface CompareRun {
 /** How one run differs from the first run. */
 export interface RunDifference {
   pageSize: number;
+  threshold: number | null;
   exitCode: boolean;
   stdout: boolean;
   stderr: boolean;
@@ -48,6 +51,7 @@ export function differences(runs: readonly CompareRun[]): RunDifference[] {
   for (const run of runs.slice(1)) {
     const difference = {
       pageSize: run.pageSize,
+      threshold: run.threshold,
       exitCode: run.exitCode !== first.exitCode,
       stdout: run.stdout !== first.stdout,
       stderr: run.stderr !== first.stderr,
@@ -60,6 +64,11 @@ export function differences(runs: readonly CompareRun[]): RunDifference[] {
 /** "4 KiB" for a page size; page sizes are whole KiB. */
 export function pageLabel(pageSize: number): string {
   return formatBytes(pageSize);
+}
+
+/** A run's column label: its page size, and its threshold when there is one (`16 KiB t=128 KiB`). */
+export function runLabel(run: Pick<CompareRun, "pageSize" | "threshold">): string {
+  return run.threshold === null ? pageLabel(run.pageSize) : `${pageLabel(run.pageSize)} t=${exactBytes(run.threshold)}`;
 }
 
 /**
@@ -76,14 +85,14 @@ export function describeAgreement(runs: readonly CompareRun[]): string {
     return `all ${runs.length} runs agree: exit code ${String(first.exitCode)}, same stdout (${bytes(first.stdout)} bytes) and stderr (${bytes(first.stderr)} bytes)`;
   }
   const parts = found.map((difference) => {
-    const run = runs.find((candidate) => candidate.pageSize === difference.pageSize) as CompareRun;
+    const run = runs.find((candidate) => candidate.pageSize === difference.pageSize && candidate.threshold === difference.threshold) as CompareRun;
     const what: string[] = [];
     if (difference.exitCode) what.push(`exit code ${String(run.exitCode)}`);
     if (difference.stdout) what.push("stdout");
     if (difference.stderr) what.push("stderr");
-    return `${pageLabel(run.pageSize)} (${what.join(", ")})`;
+    return `${runLabel(run)} (${what.join(", ")})`;
   });
-  return `runs differ from the ${pageLabel(first.pageSize)} run (exit code ${String(first.exitCode)}): ${parts.join(", ")}`;
+  return `runs differ from the ${runLabel(first)} run (exit code ${String(first.exitCode)}): ${parts.join(", ")}`;
 }
 
 interface Row {
@@ -146,14 +155,14 @@ export function alignColumns(rows: readonly string[][]): string {
   return rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ").trimEnd()).join("\n");
 }
 
-/** The table's cells, header row first: one column per page size; the exit code row only for module runs. */
-export function compareTableRows(runs: readonly CompareRun[]): string[][] {
+/** The table's cells, header row first: one column per run; the exit code row only for module runs. */
+export function compareTableRows(runs: readonly CompareRun[], label: (run: CompareRun) => string = runLabel): string[][] {
   const rows = runs.some((run) => run.exitCode !== null) ? [EXIT_ROW, ...ROWS] : ROWS;
-  const header = ["page size", ...runs.map((run) => pageLabel(run.pageSize))];
+  const header = ["page size", ...runs.map(label)];
   return [header, ...rows.map((row) => [row.label, ...runs.map((run) => row.value(run))])];
 }
 
 /** The comparison table as text (the same cells the HTML report shows). */
-export function formatCompareTable(runs: readonly CompareRun[]): string {
-  return alignColumns(compareTableRows(runs));
+export function formatCompareTable(runs: readonly CompareRun[], label: (run: CompareRun) => string = runLabel): string {
+  return alignColumns(compareTableRows(runs, label));
 }

@@ -74,6 +74,7 @@ export function runSynthetic(
     const stats = mman.stats();
     return {
       pageSize,
+      threshold: null,
       exitCode: null,
       trap: null,
       stdout: "",

@@ -23,9 +23,9 @@ import { readModuleInfo, WasmFormatError } from "../hosts/wasm-imports.js";
 import { MMAN_MODULE } from "../syscalls/abi-mman.js";
 import type { GrowthOption } from "../runtime/growth.js";
 import { createMman } from "../syscalls/create-mman.js";
-import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, splitOptions, UsageError } from "./args.js";
+import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, parseSize, splitOptions, UsageError } from "./args.js";
 import { renderCompareHtml } from "./compare-html.js";
-import { describeAgreement, differences, formatCompareTable, milliseconds, pageLabel, type CompareRun } from "./compare-report.js";
+import { describeAgreement, differences, exactBytes, formatCompareTable, milliseconds, pageLabel, runLabel, type CompareRun } from "./compare-report.js";
 import { parseSizesOption, runSynthetic, formatSizeTable, type SyntheticResult } from "./compare-synthetic.js";
 import { Timeline } from "./compare-timeline.js";
 import { loadDir, parseDirSpec, type DirSpec } from "./dirs.js";
@@ -47,6 +47,11 @@ prints the same table, plus the wastage of each size.
 Options:
   --page-sizes LIST    page sizes to compare (default 4k,16k,32k,64k)
   --sizes LIST         synthetic mode: allocation sizes such as 129k,300k,1m
+  --thresholds LIST    a second axis: run every page size once per mmap threshold (e.g.
+                       64k,128k,256k), given to the module in the environment as
+                       MALLOC_MMAP_THRESHOLD_=<bytes> (glibc's name; mallopt(3)), for guest
+                       allocators that read it
+  --threshold-env NAME the variable --thresholds sets instead
   --json               print the results as JSON on stdout instead of the table
   --html FILE          also write a self-contained HTML report with charts to FILE
   --max-memory SIZE    never grow linear memory past SIZE (as for wasi-mman run)
@@ -63,11 +68,14 @@ options or a missing or invalid module.
 Examples:
   wasi-mman compare --sizes 129k,300k
   wasi-mman compare --html report.html fixtures/compare/known-wastage.wat
-  wasi-mman compare --page-sizes 4k,64k --json prog.wasm -- input.txt`;
+  wasi-mman compare --page-sizes 4k,64k --json prog.wasm -- input.txt
+  wasi-mman compare --thresholds 64k,128k,256k fixtures/compare/threshold-env.wat`;
 
 const SPEC = {
   "--page-sizes": "value",
   "--sizes": "value",
+  "--thresholds": "value",
+  "--threshold-env": "value",
   "--json": "flag",
   "--html": "value",
   "--max-memory": "value",
@@ -79,6 +87,22 @@ const SPEC = {
 } as const;
 
 const DEFAULT_PAGE_SIZES = [4096, 16384, 32768, 65536];
+
+/**
+ * The variable --thresholds sets: glibc's name for the mmap threshold (mallopt(3),
+ * M_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_"); a guest allocator reads it at start-up.
+ */
+const DEFAULT_THRESHOLD_ENV = "MALLOC_MMAP_THRESHOLD_";
+
+/** --thresholds: comma-separated byte counts (64k,128k,256k); no repeats. */
+export function parseThresholdsOption(text: string): number[] {
+  const thresholds = text.split(",").map((part) => parseSize(part, "--thresholds"));
+  for (const threshold of thresholds) {
+    if (threshold >= 2 ** 32) throw new UsageError(`--thresholds: each threshold must be under 4g, got ${threshold}`);
+  }
+  if (new Set(thresholds).size !== thresholds.length) throw new UsageError(`--thresholds: a threshold is given twice in "${text}"`);
+  return thresholds;
+}
 
 /** Progress every so often during a long run (from the trace hook: the run is synchronous). */
 const PROGRESS_INTERVAL_MS = 2000;
@@ -152,7 +176,7 @@ function asUsageError(error: unknown, modulePath: string): UsageError | null {
 }
 
 /** Runs the module once with one page size; everything the run printed is captured. */
-async function runModuleOnce(pageSize: number, options: ModuleRunOptions): Promise<CompareRun> {
+async function runModuleOnce(pageSize: number, threshold: number | null, options: ModuleRunOptions): Promise<CompareRun> {
   const stdout = new Capture();
   const stderr = new Capture();
   const fds = [new OpenFile(new File([])), stdout.fd, stderr.fd, ...options.dirs.map((spec) => loadDir(spec).preopen)];
@@ -174,7 +198,7 @@ async function runModuleOnce(pageSize: number, options: ModuleRunOptions): Promi
       callCount++;
       if (options.progress !== null && record.time - lastProgress >= PROGRESS_INTERVAL_MS) {
         lastProgress = record.time;
-        options.progress(`  ${pageLabel(pageSize)}: ${callCount} calls, ${((record.time - start) / 1000).toFixed(1)} s`);
+        options.progress(`  ${runLabel({ pageSize, threshold })}: ${callCount} calls, ${((record.time - start) / 1000).toFixed(1)} s`);
       }
     },
     // Notices (such as a missing __heap_base) are the same for every run: shown once.
@@ -199,6 +223,7 @@ async function runModuleOnce(pageSize: number, options: ModuleRunOptions): Promi
   const stats = mman.stats();
   return {
     pageSize,
+    threshold,
     exitCode,
     trap,
     stdout: stdout.text(),
@@ -221,6 +246,8 @@ interface JsonReport {
   module?: string;
   args?: string[];
   pageSizes: number[];
+  thresholds?: number[];
+  thresholdEnv?: string;
   agree?: boolean;
   differences?: ReturnType<typeof differences>;
   sizes?: SyntheticResult["sizes"];
@@ -254,7 +281,9 @@ export async function compareCommand(argv: string[]): Promise<number> {
     const progress = quiet ? null : (line: string) => writeLineSync(2, line);
     const sizesText = one("--sizes");
     // Fail before the runs, not after them, when the report cannot be written.
-    if (htmlPath !== undefined) writeReport(htmlPath, "");
+    const checkReportPath = (): void => {
+      if (htmlPath !== undefined) writeReport(htmlPath, "");
+    };
 
     let report: JsonReport;
     let text: string;
@@ -263,7 +292,9 @@ export async function compareCommand(argv: string[]): Promise<number> {
       for (const option of ["--dir", "--env"] as const) {
         if (options.has(option)) throw new UsageError(`${option} needs a module; --sizes runs none`);
       }
+      if (options.has("--thresholds")) throw new UsageError("--thresholds needs a module that reads its threshold; --sizes runs none");
       const sizes = parseSizesOption(sizesText);
+      checkReportPath();
       const result = runSynthetic(sizes, pageSizes, { maxMemoryBytes, growth });
       report = { mode: "synthetic", pageSizes, sizes: result.sizes, perSize: result.perSize, runs: result.runs };
       text = `${formatCompareTable(result.runs)}\n\nwastage of each size (wasted of mapped):\n${formatSizeTable(result)}`;
@@ -272,6 +303,13 @@ export async function compareCommand(argv: string[]): Promise<number> {
       const [modulePath, ...after] = rest;
       const args = after[0] === "--" ? after.slice(1) : after;
       const env = parseEnv(options.get("--env") ?? []);
+      const thresholdEnv = one("--threshold-env") ?? DEFAULT_THRESHOLD_ENV;
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(thresholdEnv)) throw new UsageError(`--threshold-env: not a variable name: "${thresholdEnv}"`);
+      const thresholds: (number | null)[] = one("--thresholds") === undefined ? [null] : parseThresholdsOption(one("--thresholds") as string);
+      if (thresholds[0] !== null && env.some((entry) => entry.startsWith(`${thresholdEnv}=`))) {
+        throw new UsageError(`--env sets ${thresholdEnv}, which --thresholds varies`);
+      }
+      if (one("--threshold-env") !== undefined && thresholds[0] === null) throw new UsageError("--threshold-env needs --thresholds");
       const dirs = (options.get("--dir") ?? []).map((spec) => parseDirSpec(spec, false));
       const bytes = await readModule(modulePath);
       // The heap-base notice matters only to a module that calls us.
@@ -281,7 +319,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
       } catch {
         // Not readable as a module: the first run reports why.
       }
-      const runOptions = { modulePath, bytes, args, env, dirs, maxMemoryBytes, growth, progress };
+      const runOptions = { modulePath, bytes, args, dirs, maxMemoryBytes, growth, progress };
       // Compile once before the runs so that the first run's time does not include it
       // (V8 keeps compiled modules by their bytes); a module that does not compile is a
       // usage error, reported before anything runs.
@@ -290,16 +328,31 @@ export async function compareCommand(argv: string[]): Promise<number> {
       } catch (error) {
         throw asUsageError(error, modulePath) ?? error;
       }
+      checkReportPath();
+      // Every threshold (outer) with every page size (inner); one run each.
+      const plan = thresholds.flatMap((threshold) => pageSizes.map((pageSize) => ({ threshold, pageSize })));
       const runs: CompareRun[] = [];
-      for (const [index, pageSize] of pageSizes.entries()) {
+      for (const [index, { threshold, pageSize }] of plan.entries()) {
         const warn = index === 0 && usesMman ? (line: string) => writeLineSync(2, line) : null;
-        const run = await runModuleOnce(pageSize, { ...runOptions, warn });
+        const runEnv = threshold === null ? env : [...env, `${thresholdEnv}=${threshold}`];
+        const run = await runModuleOnce(pageSize, threshold, { ...runOptions, env: runEnv, warn });
         runs.push(run);
-        progress?.(`wasi-mman compare: ${pageLabel(pageSize)} done (${index + 1}/${pageSizes.length}): exit code ${run.exitCode}, ${milliseconds(run.timeMs)}`);
+        progress?.(`wasi-mman compare: ${runLabel(run)} done (${index + 1}/${plan.length}): exit code ${run.exitCode}, ${milliseconds(run.timeMs)}`);
       }
       const found = differences(runs);
       report = { mode: "module", module: modulePath, args, pageSizes, agree: found.length === 0, differences: found, runs };
-      text = `${formatCompareTable(runs)}\n\n${describeAgreement(runs)}`;
+      if (thresholds[0] !== null) {
+        report.thresholds = thresholds as number[];
+        report.thresholdEnv = thresholdEnv;
+      }
+      // One table per threshold keeps the columns to the page sizes.
+      const tables = thresholds.map((threshold) => {
+        const group = runs.filter((run) => run.threshold === threshold);
+        const heading = threshold === null ? "" : `mmap threshold ${exactBytes(threshold)} (${thresholdEnv}=${threshold}):\n`;
+        // The heading names the threshold, so the columns need only the page size.
+        return heading + formatCompareTable(group, (run) => pageLabel(run.pageSize));
+      });
+      text = `${tables.join("\n\n")}\n\n${describeAgreement(runs)}`;
     }
 
     if (htmlPath !== undefined) writeReport(htmlPath, renderCompareHtml(report));

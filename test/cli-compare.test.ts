@@ -3,6 +3,8 @@
 //   fixtures/compare/known-wastage.wat       maps 129 KiB, 300 KiB and 4097 B at once, 10000 B
 //                                            of brk; the same output at every page size
 //   fixtures/compare/page-size-dependent.wat prints the page size, exits with it / 4096
+//   fixtures/compare/threshold-env.wat       maps blocks above MALLOC_MMAP_THRESHOLD_, the rest
+//                                            from brk
 //   fixtures/wat/host-reactor.wat            a reactor (no _start): not runnable
 // The command runs from the TypeScript sources (`node --import tsx cli/main.ts`), so a stale
 // dist/ never answers for them; one test runs bin/wasi-mman.mjs itself.
@@ -48,6 +50,7 @@ function errLines(run: Run): string[] {
 /** The parts of the --json report the tests read. */
 interface JsonRun {
   pageSize: number;
+  threshold: number | null;
   exitCode: number | null;
   stdout: string;
   stats: {
@@ -61,7 +64,7 @@ interface JsonRun {
 interface JsonReport {
   mode: string;
   agree?: boolean;
-  differences?: { pageSize: number; exitCode: boolean; stdout: boolean; stderr: boolean }[];
+  differences?: { pageSize: number; threshold: number | null; exitCode: boolean; stdout: boolean; stderr: boolean }[];
   perSize?: { size: number; costs: { pageSize: number; mappedBytes: number; wastedBytes: number; wastage: number }[] }[];
   runs: JsonRun[];
 }
@@ -154,7 +157,7 @@ describe.concurrent("wasi-mman compare (module)", () => {
     );
     const json = JSON.parse((await compare("--json", "--page-sizes", "4k,64k", "fixtures/compare/page-size-dependent.wat")).stdout) as JsonReport;
     expect(json.agree).toBe(false);
-    expect(json.differences).toEqual([{ pageSize: 65536, exitCode: true, stdout: true, stderr: false }]);
+    expect(json.differences).toEqual([{ pageSize: 65536, threshold: null, exitCode: true, stdout: true, stderr: false }]);
     expect(json.runs.map((r) => r.stdout)).toEqual(["page size: 4096\n", "page size: 65536\n"]);
   });
 
@@ -163,6 +166,37 @@ describe.concurrent("wasi-mman compare (module)", () => {
     const json = JSON.parse((await compare("--json", "--page-sizes", "4k,32k", "fixtures/hosts/hello.wat", "--", "a", "b", "c")).stdout) as JsonReport;
     expect(json.runs.map((r) => r.exitCode)).toEqual([3, 3]);
     expect(json.agree).toBe(true);
+  });
+});
+
+describe.concurrent("wasi-mman compare --thresholds", () => {
+  it("runs every page size once per threshold, given in MALLOC_MMAP_THRESHOLD_", async () => {
+    // threshold-env.wat maps the blocks above the threshold and takes the others from brk.
+    const blocks = [24584, 70000, 132096, 307200];
+    const run = await compare("--json", "--thresholds", "64k,128k,256k", "--page-sizes", "4k,64k", "fixtures/compare/threshold-env.wat");
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout) as JsonReport & { thresholds: number[]; thresholdEnv: string };
+    expect(json).toMatchObject({ thresholds: [65536, 131072, 262144], thresholdEnv: "MALLOC_MMAP_THRESHOLD_", agree: true });
+    expect(json.runs.map((r) => [r.threshold, r.pageSize])).toEqual([
+      [65536, 4096], [65536, 65536], [131072, 4096], [131072, 65536], [262144, 4096], [262144, 65536],
+    ]);
+    for (const r of json.runs) {
+      const mapped = blocks.filter((size) => size > (r.threshold as number));
+      const fromBrk = blocks.filter((size) => size <= (r.threshold as number));
+      expect(r.stats.calls.mmap).toBe(mapped.length);
+      expect(r.stats.peak.mappedBytes).toBe(mapped.reduce((sum, size) => sum + roundUp(size, r.pageSize), 0));
+      expect(r.stats.peak.requestedBytes).toBe(mapped.reduce((sum, size) => sum + size, 0));
+      expect(r.stats.peak.brkBytes).toBe(fromBrk.reduce((sum, size) => sum + roundUp(size, 16), 0));
+    }
+    const text = await compare("-q", "--thresholds", "64k,256k", "--page-sizes", "4k,64k", "fixtures/compare/threshold-env.wat");
+    expect(text.stdout).toMatch(/^mmap threshold 64 KiB \(MALLOC_MMAP_THRESHOLD_=65536\):\npage size\s+4 KiB\s+64 KiB$/m);
+    expect(text.stdout).toMatch(/^mmap threshold 256 KiB \(MALLOC_MMAP_THRESHOLD_=262144\):\npage size\s+4 KiB\s+64 KiB$/m);
+    expect(text.stdout).toContain("all 4 runs agree");
+  });
+
+  it("--threshold-env names another variable (unset here: the fixture's default threshold, 128 KiB)", async () => {
+    const json = JSON.parse((await compare("--json", "--thresholds", "1k", "--threshold-env", "OTHER_THRESHOLD", "--page-sizes", "64k", "fixtures/compare/threshold-env.wat")).stdout) as JsonReport;
+    expect(json.runs[0].stats.calls.mmap).toBe(2);
   });
 });
 
@@ -194,6 +228,10 @@ describe.concurrent("wasi-mman compare: usage errors exit 2 with one line", () =
     ["a missing module", ["fixtures/compare/no-such.wasm"], /cannot read fixtures\/compare\/no-such\.wasm: no such file/],
     ["a reactor", ["fixtures/wat/host-reactor.wat"], /exports no _start/],
     ["a bad --max-memory", ["--max-memory", "1k", "--sizes", "1k"], /--max-memory/],
+    ["--thresholds without a module", ["--thresholds", "64k", "--sizes", "1k"], /--thresholds needs a module/],
+    ["a repeated threshold", ["--thresholds", "64k,65536", "fixtures/compare/threshold-env.wat"], /--thresholds: a threshold is given twice/],
+    ["--threshold-env without --thresholds", ["--threshold-env", "X", "fixtures/compare/threshold-env.wat"], /--threshold-env needs --thresholds/],
+    ["--env setting the varied variable", ["--thresholds", "64k", "--env", "MALLOC_MMAP_THRESHOLD_=1", "fixtures/compare/threshold-env.wat"], /--env sets MALLOC_MMAP_THRESHOLD_/],
     ["a size that does not fit under --max-memory", ["--max-memory", "1m", "--sizes", "2m"], /failed with ENOMEM/],
   ];
   for (const [what, args, message] of cases) {
@@ -298,7 +336,7 @@ describe("wasi-mman compare: other entry points", () => {
   it("bin/wasi-mman.mjs runs it; --help lists every option", async () => {
     const run = await spawnNode(["bin/wasi-mman.mjs", "compare", "--help"]);
     expect(run.code).toBe(0);
-    for (const option of ["--page-sizes", "--sizes", "--json", "--html", "--max-memory", "--growth", "--dir", "--env", "--quiet"]) {
+    for (const option of ["--page-sizes", "--sizes", "--thresholds", "--threshold-env", "--json", "--html", "--max-memory", "--growth", "--dir", "--env", "--quiet"]) {
       expect(run.stdout).toContain(option);
     }
   });
