@@ -83,17 +83,27 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     source: { as: "strings" },
     run: { kind: "reactor", call: "run", args: [20000] },
   },
-  ...(["many-small", "tiers", "realloc", "madvise-freed"] as const).flatMap((name) =>
-    (["mallocng", "dlmalloc"] as const).map(
-      (malloc): CatalogueEntry => ({
-        id: `c-${name}-${malloc}`,
-        title: `${name} (C, ${malloc})`,
-        description: `fixtures/c/${name}.c linked with ${malloc} on the memory calls.`,
-        source: { c: `${name}.${malloc}` },
-        run: { kind: "command", args: [name] },
-        exitCode: 0,
-      }),
-    ),
+  // C programs with musl's mallocng on the memory calls, and one with wasi-libc's dlmalloc,
+  // which grows memory itself (its pages show up as grown by the program).
+  ...(
+    [
+      ["many-small", "mallocng"],
+      ["many-small", "dlmalloc"],
+      ["tiers", "mallocng"],
+      ["realloc", "mallocng"],
+      ["madvise-freed", "mallocng"],
+    ] as const
+  ).map(
+    ([name, malloc]): CatalogueEntry => ({
+      id: `c-${name}-${malloc}`,
+      title: `${name} (C, ${malloc})`,
+      description:
+        `fixtures/c/${name}.c linked with ${malloc}` +
+        (malloc === "dlmalloc" ? " (wasi-libc's allocator: it calls memory.grow itself, so its heap shows as grown by the program)." : " on the memory calls."),
+      source: { c: `${name}.${malloc}` },
+      run: { kind: "command", args: [name] },
+      exitCode: 0,
+    }),
   ),
   {
     id: "core-guest",
