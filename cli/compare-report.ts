@@ -52,7 +52,8 @@ export function differences(runs: readonly CompareRun[]): RunDifference[] {
     const difference = {
       pageSize: run.pageSize,
       threshold: run.threshold,
-      exitCode: run.exitCode !== first.exitCode,
+      // A trap is part of how the run ended: the same code with another trap message differs.
+      exitCode: run.exitCode !== first.exitCode || run.trap !== first.trap,
       stdout: run.stdout !== first.stdout,
       stderr: run.stderr !== first.stderr,
     };
@@ -71,8 +72,13 @@ export function runLabel(run: Pick<CompareRun, "pageSize" | "threshold">): strin
   return run.threshold === null ? pageLabel(run.pageSize) : `${pageLabel(run.pageSize)} t=${exactBytes(run.threshold)}`;
 }
 
+/** `0`, or `134 (trap: unreachable)`. */
+function ending(run: CompareRun): string {
+  return run.trap === null ? String(run.exitCode) : `${String(run.exitCode)} (trap: ${run.trap})`;
+}
+
 /**
- * One line (or a few) saying whether the runs agree:
+ * One line saying whether the runs agree:
  *   all 4 runs agree: exit code 0, same stdout (25 bytes) and stderr (0 bytes)
  *   runs differ from 4 KiB: 16 KiB (exit code 4, stdout), 64 KiB (exit code 16, stdout)
  */
@@ -81,18 +87,18 @@ export function describeAgreement(runs: readonly CompareRun[]): string {
   const found = differences(runs);
   if (found.length === 0) {
     const bytes = (text: string): number => Buffer.byteLength(text);
-    if (runs.length === 1) return `one run: exit code ${String(first.exitCode)}, stdout ${bytes(first.stdout)} bytes, stderr ${bytes(first.stderr)} bytes`;
-    return `all ${runs.length} runs agree: exit code ${String(first.exitCode)}, same stdout (${bytes(first.stdout)} bytes) and stderr (${bytes(first.stderr)} bytes)`;
+    if (runs.length === 1) return `one run: exit code ${ending(first)}, stdout ${bytes(first.stdout)} bytes, stderr ${bytes(first.stderr)} bytes`;
+    return `all ${runs.length} runs agree: exit code ${ending(first)}, same stdout (${bytes(first.stdout)} bytes) and stderr (${bytes(first.stderr)} bytes)`;
   }
   const parts = found.map((difference) => {
     const run = runs.find((candidate) => candidate.pageSize === difference.pageSize && candidate.threshold === difference.threshold) as CompareRun;
     const what: string[] = [];
-    if (difference.exitCode) what.push(`exit code ${String(run.exitCode)}`);
+    if (difference.exitCode) what.push(`exit code ${ending(run)}`);
     if (difference.stdout) what.push("stdout");
     if (difference.stderr) what.push("stderr");
     return `${runLabel(run)} (${what.join(", ")})`;
   });
-  return `runs differ from the ${runLabel(first)} run (exit code ${String(first.exitCode)}): ${parts.join(", ")}`;
+  return `runs differ from the ${runLabel(first)} run (exit code ${ending(first)}): ${parts.join(", ")}`;
 }
 
 interface Row {

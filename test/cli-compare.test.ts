@@ -161,6 +161,13 @@ describe.concurrent("wasi-mman compare (module)", () => {
     expect(json.runs.map((r) => r.stdout)).toEqual(["page size: 4096\n", "page size: 65536\n"]);
   });
 
+  it("records a trap as exit code 134 with its message", async () => {
+    const run = await compare("-q", "--page-sizes", "4k,64k", "fixtures/wat/host-trap.wat");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^exit code\s+134 \(trap\)\s+134 \(trap\)$/m);
+    expect(run.stdout).toContain("all 2 runs agree: exit code 134 (trap: unreachable)");
+  });
+
   it("passes the same arguments to every run", async () => {
     // hello.wat exits with argc - 1.
     const json = JSON.parse((await compare("--json", "--page-sizes", "4k,32k", "fixtures/hosts/hello.wat", "--", "a", "b", "c")).stdout) as JsonReport;
