@@ -175,8 +175,11 @@ function drawStep(): void {
   ui.step.value = String(step);
   const lastRecord = timeline.steps[step].lastRecord;
   ui.stepLabel.textContent = `step ${step} of ${steps}`;
-  ui.stepCall.textContent =
-    lastRecord < 0 ? "before the first call (the module image and the memory it started with)" : `after #${outcome.records[lastRecord].seq}: ${straceLine(outcome.records[lastRecord])}`;
+  ui.stepCall.textContent = timeline.steps[step].end
+    ? "at the end of the run: memory the program grew itself after its last call"
+    : lastRecord < 0
+      ? "before the first call (the module image and the memory it started with)"
+      : `after #${outcome.records[lastRecord].seq}: ${straceLine(outcome.records[lastRecord])}`;
   const grouped = layout.groupSize > 1 ? `, one cell = ${layout.groupSize} pages (colour of the commonest kind)` : ", one cell = one page";
   ui.mapCaption.textContent = `${timeline.pages.toLocaleString("en-US")} pages of ${outcome.pageSize / 1024} KiB${grouped}`;
   renderLog();

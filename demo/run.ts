@@ -23,6 +23,12 @@ const KEYFRAME_EVERY = 128;
 interface Step {
   /** Index in `records` of the last call this step covers (-1 for step 0). */
   lastRecord: number;
+  /**
+   * The map at the end of the run, when it differs from the map after the last call: the
+   * program grew memory itself afterwards (a libc whose malloc calls memory.grow directly
+   * makes no call at all, and its whole heap appears here).
+   */
+  end?: boolean;
   /** Runs of pages that changed: first page, end page (exclusive), new kind; repeated. */
   changes: Int32Array;
 }
@@ -36,8 +42,14 @@ export class Timeline {
   private currentStep = -1;
   private readonly keyframes = new Map<number, Uint8Array>();
 
+  /** Whether `kinds` differs from the last map recorded. */
+  differs(kinds: Uint8Array): boolean {
+    const previous = this.previous;
+    return kinds.length !== previous.length || kinds.some((kind, page) => kind !== previous[page]);
+  }
+
   /** Records a map; `lastRecord` is the index of the last call it follows. */
-  push(kinds: Uint8Array, lastRecord: number): void {
+  push(kinds: Uint8Array, lastRecord: number, end = false): void {
     const changes: number[] = [];
     const previous = this.previous;
     let page = 0;
@@ -52,7 +64,7 @@ export class Timeline {
       while (page < kinds.length && kinds[page] === kind && (page < previous.length ? previous[page] : OUTSIDE) !== kind) page++;
       changes.push(first, page, kind);
     }
-    this.steps.push({ lastRecord, changes: Int32Array.from(changes) });
+    this.steps.push({ lastRecord, changes: Int32Array.from(changes), ...(end ? { end } : {}) });
     this.previous = kinds;
     this.pages = Math.max(this.pages, kinds.length);
   }
@@ -181,6 +193,8 @@ export async function runFixture(fixture: DemoFixture, bytes: Uint8Array<ArrayBu
     error = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
   }
   if (pending > 0) snapshot();
+  const finalKinds = mman.space.pageKinds();
+  if (timeline !== null && timeline.steps.length > 0 && timeline.differs(finalKinds)) timeline.push(finalKinds, records.length - 1, true);
 
   let invariantError: string | null = null;
   try {
@@ -200,7 +214,7 @@ export async function runFixture(fixture: DemoFixture, bytes: Uint8Array<ArrayBu
     timeline,
     stride,
     stats: mman.stats(),
-    kinds: mman.space.pageKinds(),
+    kinds: finalKinds,
     invariantError,
     files,
     mman,

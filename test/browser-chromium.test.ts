@@ -375,6 +375,25 @@ describe.skipIf(!available)("in headless Chromium", () => {
     expect(shown.polylines).toBe(2);
   });
 
+  it("every program the page lists runs in it at 8 KiB pages, map drawn as the engine holds it", async () => {
+    const listed = (JSON.parse(readFileSync(join(demoDir, "fixtures.json"), "utf8")) as { id: string; hidden?: boolean; exitCode?: number }[]).filter(
+      (fixture) => fixture.hidden !== true && fixture.id !== "big",
+    );
+    expect(listed.map((fixture) => fixture.id)).toEqual(expect.arrayContaining(["churn", "hello", "upcase"]));
+    for (const fixture of listed) {
+      const result = await browser.runPage<DemoResult>(`${server.url}?autorun=${fixture.id}&page=8192&sweep=0`);
+      expect({ id: fixture.id, status: result.status, error: result.error, invariantError: result.invariantError }).toEqual({
+        id: fixture.id,
+        status: "done",
+        error: null,
+        invariantError: null,
+      });
+      if (fixture.exitCode !== undefined) expect(result.exitCode, fixture.id).toBe(fixture.exitCode);
+      expect(result.calls, fixture.id).toBe(Object.values(result.stats.calls).reduce((a, b) => a + b, 0));
+      if (result.layout.groupSize === 1) expect(result.canvasCellCounts, fixture.id).toEqual({ ...countDigits(result.engineKinds), OUTSIDE: 0, UNKNOWN: 0 });
+    }
+  });
+
   it("groups pages into cells above 20,000 pages: big at 4 KiB (about 100,000 pages)", async () => {
     const result = await browser.runPage<DemoResult>(`${server.url}?autorun=big&page=4096&sweep=0`);
     expect(result.status, result.message).toBe("done");
