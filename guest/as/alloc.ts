@@ -12,20 +12,26 @@
 //
 // Heap blocks (payloads are 16-byte aligned, so headers sit at addresses = 12 mod 16):
 //
-//    block b ──►┌──────────────────────────────┐
-//               │ size | QUICK | PREV_FREE | FREE │ 4 bytes, size a multiple of 16 (>= 16)
-//    payload ──►├──────────────────────────────┤  ← b + 4, 16-byte aligned
-//               │ in use: the caller's bytes    │
-//               │ free:   next free (b + 4)     │
-//               │         prev free (b + 8)     │
-//               │         ...                   │
-//               │         size (footer, b+size-4) │
-//               └──────────────────────────────┘
+//    block b ──►┌─────────────────────────────────┐
+//               │ size | QUICK | PREV_FREE | FREE │ 4 bytes; size a multiple of 16, >= 16
+//    payload ──►├─────────────────────────────────┤ b + 4, 16-byte aligned
+//               │ used: the caller's bytes        │
+//               │ free: next free      (b + 4)    │
+//               │       prev free      (b + 8)    │
+//               │       ...                       │
+//               │       size (footer, b+size-4)   │
+//               └─────────────────────────────────┘
 //
-// Segments (brk heap or mmap'd heap extension):
+// Heap segments (the brk heap, and heap space from mmap when brk is refused; segments the
+// host placed side by side are joined into one):
 //
 //    s ──► [next segment][segment end][unused 4][first block ... blocks ...][tail: size 0]
-//           s+0           s+4                   s+12                        end-4
+//           s+0           s+4          s+8       s+12                        end-4
+//
+// Mapped blocks (one mapping each; MAPPED header bit, size field = mapping length):
+//
+//    base ──► [unused ...][offset of payload from base][length | MAPPED][payload ...]
+//                          payload-8                    payload-4        base+16, or aligned
 //
 // Coalescing versus segregation. Both are used, each where it pays:
 // - Blocks up to QUICK_MAX bytes are kept, when freed, on exact-size "quick lists"
