@@ -60,7 +60,11 @@ async function fixtureBytes(entry: CatalogueEntry, options: BuildDemoOptions): P
   }
   const built = join(root, ".cache", "build", "c", "fixtures", `${source.c}.wasm`);
   if (!existsSync(built)) return `not built (run: node --import tsx scripts/build-c.ts fixtures)`;
-  return readFileSync(built);
+  const bytes = readFileSync(built);
+  // The C build may be writing this file right now (tests build in parallel): a partial
+  // module does not validate, and is left out rather than served.
+  if (!WebAssembly.validate(bytes)) return `${built} is not a valid module (being rebuilt?)`;
+  return bytes;
 }
 
 /**
