@@ -34,11 +34,20 @@ if ! ls "$apt_dir/lists/"*Sources* >/dev/null 2>&1; then
   apt-get "${apt_opts[@]}" update -qq >&2 ||
     { echo "fetch-musl.sh: apt-get update of the deb-src list failed (no network to the Debian archive?)" >&2; exit 1; }
 fi
-# dpkg-source (package dpkg-dev) unpacks and patches; without it, apt only downloads.
-( cd "$dest" && apt-get "${apt_opts[@]}" source -qq "$package" >&2 ) ||
+( cd "$dest" && apt-get "${apt_opts[@]}" source --download-only -qq "$package" >&2 ) ||
   { echo "fetch-musl.sh: apt-get source $package failed" >&2; exit 1; }
+# dpkg-source (package dpkg-dev) unpacks and applies Debian's patches. Without it, the
+# upstream tarball is unpacked as it is (musl 1.2.3-1 carries no patches at all).
+if command -v dpkg-source >/dev/null; then
+  ( cd "$dest" && dpkg-source --no-check -x ./*.dsc >&2 ) ||
+    { echo "fetch-musl.sh: dpkg-source could not unpack $package" >&2; exit 1; }
+else
+  orig="$(ls "$dest"/*.orig.tar.* | head -n 1)"
+  [ -n "$orig" ] || { echo "fetch-musl.sh: no upstream tarball for $package" >&2; exit 1; }
+  tar -xf "$orig" -C "$dest"
+fi
 src="$(find "$dest" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
-[ -n "$src" ] || { echo "fetch-musl.sh: no unpacked source tree for $package (is dpkg-dev installed?)" >&2; exit 1; }
+[ -n "$src" ] || { echo "fetch-musl.sh: no unpacked source tree for $package" >&2; exit 1; }
 if [ "$package" = musl ] && [ ! -f "$src/src/malloc/mallocng/malloc.c" ]; then
   echo "fetch-musl.sh: $src does not look like musl 1.2.x (no src/malloc/mallocng)" >&2; exit 1
 fi
