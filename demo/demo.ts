@@ -12,7 +12,8 @@ import { straceLine, type MmanStats, type TraceRecord } from "../browser.js";
 import { PAGE_SIZES, type DemoFixture } from "./catalogue.js";
 import { sweepChart, type SweepPoint } from "./chart.js";
 import { cellAt, cellKinds, countKinds, drawMap, KINDS, layoutMap, readBackCells, type MapLayout } from "./map.js";
-import { OUTSIDE, runFixture, type RunOutcome } from "./run.js";
+import { fromReply, OUTSIDE, runFixture, type RunOutcome, type WorkerReply } from "./run.js";
+import type { WorkerRequest } from "./worker.js";
 
 function $<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -53,6 +54,7 @@ let layout: MapLayout | null = null;
 let shownKinds: Uint8Array | null = null;
 let step = 0;
 let playing = false;
+let useWorker = typeof Worker === "function";
 
 function setStatus(text: string, bad = false): void {
   ui.status.textContent = text;
@@ -223,6 +225,30 @@ function problemOf(run: RunOutcome): string | null {
 // ---------------------------------------------------------------------------------------
 // Running
 
+/**
+ * Runs a fixture in a worker of its own (worker.js), or in this thread when workers are not
+ * available (`?worker=0`, or a browser without module workers).
+ */
+function run(fixture: DemoFixture, bytes: Uint8Array<ArrayBuffer>, pageSize: number, record: boolean): Promise<RunOutcome> {
+  if (!useWorker) return runFixture(fixture, bytes, pageSize, record);
+  return new Promise((resolve, reject) => {
+    const worker = new Worker("worker.js", { type: "module" });
+    const done = (): void => worker.terminate();
+    worker.addEventListener("message", (event: MessageEvent<{ reply?: WorkerReply; error?: string }>) => {
+      done();
+      if (event.data.reply !== undefined) resolve(fromReply(event.data.reply));
+      else reject(new Error(event.data.error ?? "the worker failed"));
+    });
+    worker.addEventListener("error", (event) => {
+      done();
+      reject(new Error(`the worker failed: ${event.message}`));
+    });
+    // The bytes are copied (not transferred): the page keeps them for the next run.
+    const request: WorkerRequest = { fixture, bytes, pageSize, record };
+    worker.postMessage(request);
+  });
+}
+
 async function runSelected(sweep: boolean): Promise<void> {
   const fixture = fixtures.find((f) => f.id === ui.fixture.value);
   if (fixture === undefined) throw new Error(`no fixture "${ui.fixture.value}"`);
@@ -234,7 +260,7 @@ async function runSelected(sweep: boolean): Promise<void> {
     setStatus(`running ${fixture.id} at ${pageSize / 1024} KiB pages…`);
     const bytes = await fixtureBytes(fixture);
     const started = performance.now();
-    outcome = await runFixture(fixture, bytes, pageSize);
+    outcome = await run(fixture, bytes, pageSize, true);
     const elapsed = performance.now() - started;
     layout = null;
     step = (outcome.timeline?.steps.length ?? 1) - 1;
@@ -269,12 +295,12 @@ async function runSweep(fixture: DemoFixture, bytes: Uint8Array<ArrayBuffer>): P
   for (const pageSize of PAGE_SIZES) {
     // Yield between runs so the page stays responsive.
     await new Promise((resolve) => setTimeout(resolve, 0));
-    const run = await runFixture(fixture, bytes, pageSize, false);
+    const result = await run(fixture, bytes, pageSize, false);
     sweepPoints.push({
       pageSize,
-      wastage: run.stats.cumulative.wastage,
-      peakMemoryBytes: run.stats.peak.linearMemoryBytes,
-      problem: problemOf(run),
+      wastage: result.stats.cumulative.wastage,
+      peakMemoryBytes: result.stats.peak.linearMemoryBytes,
+      problem: problemOf(result),
     });
   }
   ui.chart.innerHTML = sweepChart(sweepPoints, `${fixture.id}: wastage and peak memory by page size`);
@@ -304,6 +330,7 @@ function writeResult(extra: Record<string, unknown>): void {
           calls: run.records.length,
           steps: run.timeline.steps.length,
           stride: run.stride,
+          inWorker: run.mman === undefined,
           layout,
           engineKindCounts: countKinds(run.kinds),
           shownStep: step,
@@ -376,6 +403,7 @@ async function main(): Promise<void> {
   });
 
   const params = new URLSearchParams(location.search);
+  if (params.get("worker") === "0") useWorker = false;
   const autorun = params.get("autorun");
   const page = params.get("page");
   if (page !== null) ui.pageSize.value = page;
@@ -400,5 +428,5 @@ main().catch((error: unknown) => {
   ui.result.textContent = JSON.stringify({ status: "error", message: String(error) });
 });
 
-// For the console: the last run (outcome.mman is the live engine).
+// For the console: the last run (outcome.mman is the live engine when run with ?worker=0).
 Object.assign(globalThis, { wasiMmanDemo: { get outcome(): RunOutcome | null { return outcome; }, get records(): TraceRecord[] { return outcome?.records ?? []; } } });

@@ -20,7 +20,7 @@ const WORK_BUDGET = 150_000_000;
 /** A copy of the whole map is kept every this many steps, so seeking back stays cheap. */
 const KEYFRAME_EVERY = 128;
 
-interface Step {
+export interface Step {
   /** Index in `records` of the last call this step covers (-1 for step 0). */
   lastRecord: number;
   /**
@@ -41,6 +41,14 @@ export class Timeline {
   private current = new Uint8Array(0);
   private currentStep = -1;
   private readonly keyframes = new Map<number, Uint8Array>();
+
+  /** A timeline recorded elsewhere (the run's worker), from its steps. */
+  static fromSteps(steps: Step[], pages: number): Timeline {
+    const timeline = new Timeline();
+    timeline.steps.push(...steps);
+    timeline.pages = pages;
+    return timeline;
+  }
 
   /** Whether `kinds` differs from the last map recorded. */
   differs(kinds: Uint8Array): boolean {
@@ -119,7 +127,27 @@ export interface RunOutcome {
   invariantError: string | null;
   /** Text files of the preopened directory after the run (write-back of shared mappings). */
   files: Record<string, string>;
-  mman: Mman;
+  /** The live engine, when the run happened in this thread (not in the page's worker). */
+  mman?: Mman;
+}
+
+/** What the worker sends back: a RunOutcome without the engine, the timeline as its steps. */
+export interface WorkerReply {
+  outcome: Omit<RunOutcome, "timeline" | "mman">;
+  steps: Step[] | null;
+  pages: number;
+}
+
+/** A RunOutcome as a message: the typed arrays are transferred, not copied. */
+export function toReply(outcome: RunOutcome): { reply: WorkerReply; transfer: ArrayBuffer[] } {
+  const { timeline, mman: _mman, ...rest } = outcome;
+  const steps = timeline?.steps ?? null;
+  const transfer = [rest.kinds.buffer as ArrayBuffer, ...(steps ?? []).map((step) => step.changes.buffer as ArrayBuffer)];
+  return { reply: { outcome: rest, steps, pages: timeline?.pages ?? 0 }, transfer };
+}
+
+export function fromReply(reply: WorkerReply): RunOutcome {
+  return { ...reply.outcome, timeline: reply.steps === null ? null : Timeline.fromSteps(reply.steps, reply.pages) };
 }
 
 const encoder = new TextEncoder();

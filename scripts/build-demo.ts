@@ -2,7 +2,7 @@
  * Builds the demo page into .cache/demo/ (served by scripts/serve-demo.ts):
  *
  *   index.html, style.css, demo.js      the page (demo/), bundled with esbuild, nothing fetched
- *                                        from anywhere but this folder
+ *   worker.js                            from anywhere but this folder; programs run in a worker
  *   wasi-mman.js                        browser.ts as one self-contained ES module
  *                                        (browser_wasi_shim included)
  *   selftest.html, selftest.js          the library's checks in the browser, importing
@@ -114,6 +114,7 @@ export async function buildDemo(outDir: string = DEMO_OUT_DIR, options: BuildDem
   } as const;
   await build({ ...common, entryPoints: [join(root, "browser.ts")], outfile: join(outDir, "wasi-mman.js") });
   await build({ ...common, entryPoints: [join(root, "demo", "demo.ts")], outfile: join(outDir, "demo.js") });
+  await build({ ...common, entryPoints: [join(root, "demo", "worker.ts")], outfile: join(outDir, "worker.js") });
   await build({ ...common, entryPoints: [join(root, "demo", "selftest.ts")], outfile: join(outDir, "selftest.js"), plugins: [libraryAsExternal] });
   for (const name of ["index.html", "selftest.html", "style.css"]) copyFileSync(join(root, "demo", name), join(outDir, name));
   return { outDir, fixtures, skipped };

@@ -192,6 +192,8 @@ interface DemoResult {
   invariantError: string | null;
   calls: number;
   steps: number;
+  /** Whether the program ran in the page's worker (the default) or in the page's thread. */
+  inWorker: boolean;
   layout: { pages: number; groupSize: number; cells: number; cellPx: number; cols: number; rows: number };
   engineKindCounts: Record<string, number>;
   engineKinds: string;
@@ -323,6 +325,7 @@ describe.skipIf(!available)("in headless Chromium", () => {
     const result = await browser.runPage<DemoResult>(`${server.url}?autorun=churn&page=${pageSize}`);
     expect(result.status, result.message).toBe("done");
     expect([result.exitCode, result.error, result.invariantError]).toEqual([0, null, null]);
+    expect(result.inWorker).toBe(true);
     const png = await browser.screenshot(join(outputDir, "demo-churn.png"));
     expect(png.subarray(1, 4).toString()).toBe("PNG");
     const shown = await browser.evaluate<Shown>(SHOWN);
@@ -375,13 +378,14 @@ describe.skipIf(!available)("in headless Chromium", () => {
     expect(shown.polylines).toBe(2);
   });
 
-  it("every program the page lists runs in it at 8 KiB pages, map drawn as the engine holds it", async () => {
+  it("every program the page lists runs in it at 8 KiB pages, in the page's own thread too, map drawn as the engine holds it", async () => {
     const listed = (JSON.parse(readFileSync(join(demoDir, "fixtures.json"), "utf8")) as { id: string; hidden?: boolean; exitCode?: number }[]).filter(
       (fixture) => fixture.hidden !== true && fixture.id !== "big",
     );
     expect(listed.map((fixture) => fixture.id)).toEqual(expect.arrayContaining(["churn", "hello", "upcase"]));
     for (const fixture of listed) {
-      const result = await browser.runPage<DemoResult>(`${server.url}?autorun=${fixture.id}&page=8192&sweep=0`);
+      const result = await browser.runPage<DemoResult>(`${server.url}?autorun=${fixture.id}&page=8192&sweep=0&worker=0`);
+      expect(result.inWorker).toBe(false);
       expect({ id: fixture.id, status: result.status, error: result.error, invariantError: result.invariantError }).toEqual({
         id: fixture.id,
         status: "done",
