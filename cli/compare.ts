@@ -13,7 +13,7 @@
  * Output: a table (stdout), --json, --html FILE. Exit status: 0 when the runs agree, 1 when
  * they differ, 2 for a usage error or a missing or invalid module (one line on stderr).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { ConsoleStdout, File, OpenFile, WASI } from "@bjorn3/browser_wasi_shim";
 import { ImportMismatchError } from "../hosts/check.js";
@@ -30,7 +30,7 @@ import { parseSizesOption, runSynthetic, formatSizeTable, type SyntheticResult }
 import { Timeline } from "./compare-timeline.js";
 import { loadDir, parseDirSpec, type DirSpec } from "./dirs.js";
 import { writeLineSync } from "./host-io.js";
-import { compileWat } from "./wat.js";
+import { readModule } from "./run.js";
 
 export const COMPARE_USAGE = `Usage: wasi-mman compare [options] <module.wasm | module.wat> [--] [args...]
        wasi-mman compare [options] --sizes SIZE,SIZE,...
@@ -118,27 +118,6 @@ export function parsePageSizesOption(text: string): number[] {
   });
   if (new Set(sizes).size !== sizes.length) throw new UsageError(`--page-sizes: a page size is given twice in "${text}"`);
   return sizes;
-}
-
-/** The module's bytes; .wat is compiled. Unreadable or unparsable text is a usage error. */
-async function readModule(path: string): Promise<Uint8Array<ArrayBuffer>> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : String(code);
-    throw new UsageError(`cannot read ${path}: ${reason}`);
-  }
-  // A binary module starts with "\0asm"; anything else is taken as text.
-  if (path.endsWith(".wat") || path.endsWith(".wast") || (bytes.length > 0 && bytes[0] !== 0)) {
-    try {
-      return await compileWat(bytes.toString("utf8"), path);
-    } catch (error) {
-      throw new UsageError((error as Error).message.replace(/^wasi-mman: /, ""));
-    }
-  }
-  return new Uint8Array(bytes);
 }
 
 interface ModuleRunOptions {

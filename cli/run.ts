@@ -90,7 +90,8 @@ class TraceFile {
   }
 }
 
-async function readModule(path: string): Promise<Uint8Array<ArrayBuffer>> {
+/** The module's bytes; .wat is compiled. Unreadable or unparsable text is a usage error. */
+export async function readModule(path: string): Promise<Uint8Array<ArrayBuffer>> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -99,6 +100,7 @@ async function readModule(path: string): Promise<Uint8Array<ArrayBuffer>> {
     const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : String(code);
     throw new UsageError(`cannot read ${path}: ${reason}`);
   }
+  // A binary module starts with "\0asm"; anything else is taken as text.
   const isText = path.endsWith(".wat") || path.endsWith(".wast") || (bytes.length > 0 && bytes[0] !== 0);
   if (isText) {
     try {

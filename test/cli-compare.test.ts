@@ -8,44 +8,23 @@
 //   fixtures/wat/host-reactor.wat            a reactor (no _start): not runnable
 // The command runs from the TypeScript sources (`node --import tsx cli/main.ts`), so a stale
 // dist/ never answers for them; one test runs bin/wasi-mman.mjs itself.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, errLines, spawnNode, type Run } from "./helpers/cli.js";
 import { Timeline } from "../cli/compare-timeline.js";
 
-const root = fileURLToPath(new URL("../", import.meta.url));
 let scratch: string;
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), "wasi-mman-compare-"));
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+const compare = (...args: string[]): Promise<Run> => cli("compare", ...args);
 
-function spawnNode(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const compare = (...args: string[]): Promise<Run> => spawnNode(["--import", "tsx", "cli/main.ts", "compare", ...args]);
-
-function errLines(run: Run): string[] {
-  return run.stderr.split("\n").filter((line) => line !== "");
-}
 
 /** The parts of the --json report the tests read. */
 interface JsonRun {

@@ -5,44 +5,18 @@
 //
 // The command runs from the TypeScript sources (`node --import tsx cli/main.ts`), so a stale
 // dist/ never answers for them; one test runs bin/wasi-mman.mjs itself.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, errLines, spawnNode, type Run } from "./helpers/cli.js";
 
-const root = fileURLToPath(new URL("../", import.meta.url));
 let scratch: string;
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), "wasi-mman-cli-"));
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnNode(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const cli = (...args: string[]): Promise<Run> => spawnNode(["--import", "tsx", "cli/main.ts", ...args]);
-
-/** The stderr lines, without Node's own notices. */
-function errLines(run: Run): string[] {
-  return run.stderr.split("\n").filter((line) => line !== "");
-}
 
 describe.concurrent("wasi-mman (dispatcher)", () => {
   it("bin/wasi-mman.mjs runs the command", async () => {
