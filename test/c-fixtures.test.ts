@@ -156,6 +156,22 @@ describe.skipIf(!toolchain.ok)("C fixtures on the mman host", () => {
             // mallocng: its metadata area).
             expect(after.some((record) => record.call === "mmap" && record.args[0] === 0 && record.errno === null)).toBe(true);
             expect(run.mman.stats().brk).toBeLessThanOrEqual(wall);
+            if (malloc === "mallocng") {
+              // mallocng reserves metadata areas PROT_NONE and opens them page by page with
+              // mprotect(PROT_READ|PROT_WRITE), always inside such a reservation.
+              const reservations = after.filter((record) => record.call === "mmap" && record.args[2] === 0 && record.errno === null);
+              const opened = after.filter((record) => record.call === "mprotect" && record.args[2] === 3);
+              expect(reservations.length).toBeGreaterThan(0);
+              expect(opened.length).toBeGreaterThan(0);
+              for (const record of opened) {
+                expect(record.result).toBe(0);
+                const inside = reservations.some((mapping) => {
+                  const start = mapping.result >>> 0;
+                  return start <= record.args[0] && record.args[0] + record.args[1] <= start + roundUp(mapping.args[1], pageSize);
+                });
+                expect(inside).toBe(true);
+              }
+            }
           });
         }
 
