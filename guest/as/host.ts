@@ -29,6 +29,7 @@ export interface AllocExports {
   set_mmap_threshold(bytes: number): number;
   set_mmap_threshold_max(bytes: number): number;
   heap_bytes(): number;
+  heap_free_bytes(): number;
   heap_segments(): number;
   heap_check(): number;
 }

@@ -10,6 +10,7 @@ export {
   set_mmap_threshold,
   set_mmap_threshold_max,
   heap_bytes,
+  heap_free_bytes,
   heap_segments,
   heap_check,
 } from "./alloc";
