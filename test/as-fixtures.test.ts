@@ -177,6 +177,16 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     settle(guest);
   });
 
+  it("accounts every heap byte: free bytes are the heap minus its 16-byte segment overhead once all is freed", async () => {
+    const guest = await start(pageSize);
+    const g = guest.exports;
+    const blocks = [10, 500, 1000, 3000, 20000, 100000].map((size) => g.malloc(size));
+    expect(g.heap_free_bytes()).toBeLessThan(g.heap_bytes() - 16 - 124000);
+    for (const ptr of blocks) g.free(ptr);
+    expect(g.heap_free_bytes()).toBe(g.heap_bytes() - 16 * g.heap_segments());
+    settle(guest);
+  });
+
   it("expands the heap with mmap when a MAP_FIXED mapping blocks brk", async () => {
     const guest = await start(pageSize);
     guest.exports.free(guest.exports.malloc(16)); // creates the brk heap
