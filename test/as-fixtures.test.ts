@@ -50,6 +50,8 @@ async function start(pageSize: number, options: { maxMemoryBytes?: number } = {}
 
 function settle(guest: AsGuest<Scenarios>): void {
   expect(guest.exports.heap_check()).toBe(0);
+  // The allocator never grows memory itself: the host saw no foreign growth.
+  expect(guest.mman.stats().foreignBytes).toBe(0);
   guest.mman.checkInvariants();
 }
 

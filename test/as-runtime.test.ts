@@ -42,6 +42,8 @@ describe.each([4096, 16384, 65536])("AS runtime variant, %i-byte pages", (pageSi
     // The 320000-byte Float64Array buffer is above the threshold: a mapping of its own.
     const bigMaps = guest.trace.filter((record) => record.call === "mmap" && record.args[1]! >= 320000);
     expect(bigMaps).toHaveLength(1);
+    // Every byte came through the host: the program never grew memory itself.
+    expect(guest.mman.stats().foreignBytes).toBe(0);
     guest.mman.checkInvariants();
   });
 
