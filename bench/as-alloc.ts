@@ -74,7 +74,7 @@ async function replayOnce(
   workload: Workload,
 ): Promise<{ ms: number; peak: number; peakLive: number }> {
   const mman = ours ? createMman({ pageSize: 4096 }) : null;
-  const imports: WebAssembly.Imports = { env: env(), ...(mman ? (mman.imports as unknown as WebAssembly.Imports) : {}) };
+  const imports: WebAssembly.Imports = { env: env(), ...(mman ? mman.imports : {}) };
   const instance = await WebAssembly.instantiate(module, imports);
   mman?.attach(instance);
   const exports = instance.exports as unknown as DriverExports;

@@ -270,7 +270,7 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     };
     const imports: WebAssembly.Imports = {
       env: { abort: () => { throw new Error("guest abort"); } },
-      mman: { ...(real as unknown as WebAssembly.ModuleImports), mmap: dirtyMmap },
+      mman: { ...real, mmap: dirtyMmap },
     };
     const { instance } = await WebAssembly.instantiate(bytes, imports);
     mman.attach(instance);

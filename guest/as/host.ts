@@ -44,8 +44,7 @@ export async function startAsGuest<E>(bytes: Uint8Array<ArrayBuffer>, options: A
       throw new Error(`guest abort at ${line}:${column} (message ptr ${message}, file ptr ${file})`);
     },
   };
-  // MmanImports is an interface without an index signature, which WebAssembly.Imports wants.
-  const importObject: WebAssembly.Imports = { env, ...imports, ...(mman.imports as unknown as WebAssembly.Imports) };
+  const importObject: WebAssembly.Imports = { env, ...imports, ...mman.imports };
   const { instance } = await WebAssembly.instantiate(bytes, importObject);
   mman.attach(instance);
   const exports = instance.exports as Record<string, unknown>;
