@@ -152,7 +152,7 @@ export class MemoryCalls {
         result,
         errno,
         time: started,
-        durationUs: Math.round((now - started) * 1000) / 1000,
+        durationUs: Math.round((now - started) * 1e6) / 1000, // performance.now() is in ms
       });
     } catch {
       // A failing trace hook must not fail the guest's call; the call itself has happened.

@@ -3,7 +3,8 @@
  * inputs with the errno each gets, run for 4 KiB, 16 KiB and 64 KiB pages. Every bad input
  * must also leave the address space exactly as it was.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import type { TraceRecord } from "../index.js";
 import { mapAnon, MAP_ANON, MAP_FIXED, MAP_FIXED_NOREPLACE, PAGE_SIZES, PROT_RW, testSpace, type TestSpace } from "./helpers/space.js";
 
 const EPERM = -1, EBADF = -9, ENOMEM = -12, EFAULT = -14, EEXIST = -17, ENODEV = -19, EINVAL = -22, EOPNOTSUPP = -95;
@@ -258,5 +259,23 @@ describe.each(PAGE_SIZES)("semantics with %i-byte pages", (page) => {
     expect(calls.mmap(0, page, 1, MAP_PRIVATE, 6, 0)).toBe(EBADF);
     expect(calls.mmap(0, page, 1, MAP_PRIVATE, 3, 2 ** 52)).toBe(-75); // EOVERFLOW
     t.mman.checkInvariants(true);
+  });
+});
+
+describe("trace records", () => {
+  it("report each call with its arguments, result, errno name, start time and duration in microseconds", () => {
+    const records: TraceRecord[] = [];
+    const t = testSpace(4096, { trace: (r) => records.push(r) });
+    const clock = vi.spyOn(performance, "now");
+    clock.mockReturnValueOnce(10).mockReturnValueOnce(10.25); // 0.25 ms
+    const m = mapAnon(t, 4096);
+    clock.mockReturnValueOnce(20).mockReturnValueOnce(20.001);
+    t.mman.calls.munmap(m + 1, 4096);
+    clock.mockRestore();
+    t.mman.calls.brk(1); // refused: no errno, counted as an error
+    expect(records[0]).toEqual({ seq: 1, call: "mmap", args: [0, 4096, PROT_RW, MAP_ANON, -1, 0], result: m, errno: null, time: 10, durationUs: 250 });
+    expect(records[1]).toMatchObject({ seq: 2, call: "munmap", result: EINVAL, errno: "EINVAL", time: 20, durationUs: 1 });
+    expect(records[2]).toMatchObject({ seq: 3, call: "brk", result: t.heapBase, errno: null });
+    expect(t.mman.stats().errors.brk).toBe(1);
   });
 });
