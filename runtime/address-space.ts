@@ -37,10 +37,6 @@ import type { PageGeometry } from "./page-size.js";
 const RECYCLE_MAX_PAGES = 32;
 const RECYCLE_DEPTH = 16;
 
-/** Bounds of the free space kept above the break when placing mappings (see placeAnywhere). */
-const BRK_HEADROOM_MIN = 64 * 1024;
-const BRK_HEADROOM_MAX = 4 * 1024 * 1024;
-
 /** What a page of linear memory is, for pageKinds() and the memory map. */
 export const PageKind = {
   IMAGE: 0,
@@ -415,16 +411,10 @@ export class AddressSpace {
   }
 
   /**
-   * Finds and takes `pages` free pages for a mapping without a usable address. Returns the
-   * first page, or -1 (ENOMEM).
-   *
-   * Policy: a recycled mapping of the same size if there is one; else the best-fitting free
-   * run, carved from its top end, so that the low end of a run stays free. The run just above
-   * the break is special: mappings take from it only while it keeps BRK headroom free above the
-   * break (as much as the brk area holds, 64 KiB to 4 MiB); otherwise memory grows and the
-   * mapping goes to the top. Linux keeps its mmap area far from the heap for the same reason:
-   * a brk that runs into a mapping fails, and musl's allocators then fall back to mmap for their
-   * heap. When memory cannot grow, the headroom is given up rather than failing.
+   * Finds and takes `pages` free pages for a mapping without a usable address: the best-fitting
+   * free run, carved from its top end, so that the lowest pages of a run (the ones just above
+   * the break, when it is the run above the break) stay free for brk. When no run fits, memory
+   * grows just enough to extend the topmost run. Returns the first page, or -1 (ENOMEM).
    */
   placeAnywhere(pages: number): number {
     if (pages <= RECYCLE_MAX_PAGES && this.recycledCount[pages] !== 0) {
@@ -438,52 +428,16 @@ export class AddressSpace {
       this.sync(); // also returns recycled pages to the free runs
       run = this.free.findFit(pages);
     }
-    if (run >= 0 && run === this.brkEndPage && this.free.runLength[run] - pages < this.brkHeadroomPages()) {
-      // The best fit would eat into the headroom above the break: any other run that fits?
-      const length = this.free.remove(run);
-      const other = this.free.findFit(pages);
-      this.free.insert(run, length);
-      if (other >= 0) {
-        run = other;
-      } else {
-        const start = this.placeAtTop(pages);
-        if (start >= 0) return start;
-      }
-    } else if (run < 0) {
-      return this.placeAtTop(pages);
+    if (run < 0) {
+      const topRun = this.free.runEndingAt(this.ownedPages - 1);
+      const have = topRun >= 0 ? this.ownedPages - topRun : 0;
+      if (!this.growTo(this.ownedPages + pages - have)) return -1;
+      run = this.free.findFit(pages);
+      if (run < 0) return -1;
     }
     const start = run + this.free.runLength[run] - pages;
     this.takeFromRun(run, start, start + pages);
     return start;
-  }
-
-  /** Free pages to keep above the break when placing mappings (see placeAnywhere). */
-  private brkHeadroomPages(): number {
-    const brkBytes = this.breakAddress - this.heapBase;
-    return this.pagesFor(Math.min(BRK_HEADROOM_MAX, Math.max(BRK_HEADROOM_MIN, brkBytes)));
-  }
-
-  /**
-   * Takes the top `pages` pages of memory, growing it as needed; when the free run there is
-   * the one above the break, it also keeps the brk headroom below the mapping. -1 when memory
-   * cannot grow enough.
-   */
-  private placeAtTop(pages: number): number {
-    this.sync();
-    const owned = this.ownedPages;
-    const topRun = this.free.runEndingAt(owned - 1);
-    const have = topRun >= 0 ? owned - topRun : 0;
-    const aboveBreak = topRun >= 0 ? topRun === this.brkEndPage : owned === this.brkEndPage;
-    const keep = aboveBreak ? this.brkHeadroomPages() : 0;
-    // With the headroom if memory allows, else without it.
-    if (!this.growTo(owned + Math.max(0, pages + keep - have)) && (keep === 0 || !this.growTo(owned + Math.max(0, pages - have)))) {
-      return -1;
-    }
-    const end = this.ownedPages;
-    const run = this.free.runEndingAt(end - 1);
-    if (run < 0 || end - run < pages) return -1;
-    this.takeFromRun(run, end - pages, end);
-    return end - pages;
   }
 
   /** Returns pages [from, to) of a mapping or the brk area to the free runs (as dirty pages). */

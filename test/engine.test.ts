@@ -59,27 +59,6 @@ describe.each(PAGE_SIZES)("engine with %i-byte pages", (page) => {
     t.mman.checkInvariants(true);
   });
 
-  it("keeps headroom above the break: mappings grow memory rather than take the last free space above it", () => {
-    const t = testSpace(page, { growth: "exact" });
-    const calls = t.mman.calls;
-    const grow = 3 * 65536;
-    expect(calls.brk(t.heapBase + grow)).toBe(t.heapBase + grow); // a brk heap of 192 KiB
-    for (let i = 0; i < 40; i++) expect(mapAnon(t, 3 * page)).toBeGreaterThan(0);
-    // The heap can still double (headroom = the brk area's size, 64 KiB..4 MiB)...
-    const lowest = Math.min(...t.mman.mappings().map((m) => m.address));
-    expect(lowest - (t.heapBase + grow)).toBeGreaterThanOrEqual(grow - page);
-    expect(calls.brk(t.heapBase + 2 * grow - page)).toBe(t.heapBase + 2 * grow - page);
-    t.mman.checkInvariants(true);
-    // ...but when memory cannot grow, the headroom is given up rather than failing.
-    const tight = testSpace(page, { maxWasmPages: 4, growth: "exact" });
-    const before = tight.mman.stats().linearMemoryBytes;
-    let mapped = 0;
-    while (mapAnon(tight, page) > 0) mapped++;
-    expect(mapped * page).toBeGreaterThanOrEqual(4 * 65536 - Math.ceil(tight.heapBase / page) * page - page);
-    expect(before).toBeLessThanOrEqual(4 * 65536);
-    tight.mman.checkInvariants(true);
-  });
-
   it("recycles a whole small mapping for the next mmap of its size, zeroed, and gives it back to anything else", () => {
     const t = testSpace(page, { growth: "exact", heapBase: 2 * 65536 });
     const calls = t.mman.calls;
