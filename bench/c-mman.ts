@@ -18,6 +18,14 @@ import { promisify } from "node:util";
 import { cBuildDir, compileProgram, findToolchain, packageRoot, type MallocChoice } from "../cli/cc.js";
 import { buildSqlite, cToolchainStatus } from "../scripts/build-c.js";
 import { runC } from "../test/c-helpers.js";
+import type { createMman as CreateMman } from "../index.js";
+import { existsSync } from "node:fs";
+
+// The library as shipped (dist/, built by `npm run bench`), not the sources through a loader.
+const shipped = new URL("../dist/index.js", import.meta.url);
+const { createMman } = (await import(existsSync(shipped) ? shipped.href : new URL("../index.js", import.meta.url).href)) as {
+  createMman: typeof CreateMman;
+};
 
 const execFileAsync = promisify(execFile);
 
@@ -70,6 +78,7 @@ const CASES: PairCase[] = [
 // (test/c-sqlite.test.ts says more), which these programs do.
 async function nsPerPair(wasm: string, pairCase: PairCase, live = LIVE, pairs = pairCase.pairs): Promise<number> {
   const result = await runC(wasm, {
+    createMman,
     host: "browser_wasi_shim",
     pageSize: 4096,
     args: [String(pairCase.pages), String(live), String(pairs), "12345"],
@@ -113,7 +122,7 @@ export async function run(): Promise<void> {
   console.log(`\n${pad("SQLite workload", 20)}${pad("time ms", 12)}${pad("peak memory MiB", 18)}${pad("mmap calls", 12)}brk calls`);
   for (const malloc of ["mallocng", "oldmalloc", "dlmalloc"] as MallocChoice[]) {
     const started = performance.now();
-    const result = await runC(sqlite.wasm[malloc], { host: "browser_wasi_shim", pageSize: 4096, trace: false });
+    const result = await runC(sqlite.wasm[malloc], { host: "browser_wasi_shim", pageSize: 4096, trace: false, createMman });
     const elapsed = performance.now() - started;
     if (result.exitCode !== 0) throw new Error(`SQLite workload under ${malloc} failed: ${result.stdout}${result.stderr}`);
     const stats = result.mman.stats();

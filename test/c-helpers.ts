@@ -34,6 +34,8 @@ export interface CRunOptions {
   mman?: Omit<MmanOptions, "pageSize" | "trace">;
   /** Keep trace records (default true); the benchmark turns it off. */
   trace?: boolean;
+  /** The createMman to use: the benchmark passes the built one from dist/. */
+  createMman?: typeof createMman;
 }
 
 const moduleCache = new Map<string, WebAssembly.Module>();
@@ -52,7 +54,7 @@ export async function runC(wasmPath: string, options: CRunOptions): Promise<CRun
   const module = await loadModule(wasmPath);
   const trace: TraceRecord[] = [];
   const warnings: string[] = [];
-  const mman = createMman({
+  const mman = (options.createMman ?? createMman)({
     onWarning: (message) => warnings.push(message),
     ...options.mman,
     pageSize: options.pageSize,
