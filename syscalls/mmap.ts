@@ -30,7 +30,8 @@ export function mmap(
   if (space.memory === null) return -Errno.ENOSYS;
   const pageSize = space.pageSize;
   // offset_in_page(offset) is EINVAL before anything else (arch mmap entry).
-  if (!(offset >= 0) || offset % pageSize !== 0) return -Errno.EINVAL;
+  // (offset may pass 2^32: a remainder, not a mask; skipped for the usual 0.)
+  if (offset !== 0 && (!(offset >= 0) || offset % pageSize !== 0)) return -Errno.EINVAL;
   const type = flags & Map.TYPE;
   if (type !== Map.SHARED && type !== Map.PRIVATE && type !== Map.SHARED_VALIDATE) return -Errno.EINVAL;
   if ((flags & ~(Map.TYPE | MAP_KNOWN_FLAGS)) !== 0) {
@@ -84,7 +85,7 @@ function mmapPlaced(
 
   let start: number;
   if ((flags & (Map.FIXED | Map.FIXED_NOREPLACE)) !== 0) {
-    if (address % pageSize !== 0) return -Errno.EINVAL;
+    if ((address & space.pageMask) !== 0) return -Errno.EINVAL;
     const from = address / pageSize;
     const to = from + pages;
     if (to > space.limitPage) return -Errno.ENOMEM;

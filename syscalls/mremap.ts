@@ -28,7 +28,7 @@ export function mremap(
   if ((flags & ~KNOWN) !== 0) return -Errno.EINVAL;
   if ((fixed || dontUnmap) && !mayMove) return -Errno.EINVAL;
   if (dontUnmap && oldLength !== newLength) return -Errno.EINVAL;
-  if (oldAddress % pageSize !== 0 || newLength === 0 || oldLength === 0) return -Errno.EINVAL;
+  if ((oldAddress & space.pageMask) !== 0 || newLength === 0 || oldLength === 0) return -Errno.EINVAL;
   if (newLength > ADDRESS_LIMIT_32 - pageSize) return -Errno.ENOMEM;
   const oldPages = space.pagesFor(oldLength);
   const newPages = space.pagesFor(newLength);
@@ -44,7 +44,7 @@ export function mremap(
   if (memory === null) return -Errno.ENOSYS;
 
   if (fixed) {
-    if (newAddress % pageSize !== 0) return -Errno.EINVAL;
+    if ((newAddress & space.pageMask) !== 0) return -Errno.EINVAL;
     const to = newAddress / pageSize;
     const toEnd = to + newPages;
     if (to < from + oldPages && from < toEnd) return -Errno.EINVAL;

@@ -12,7 +12,7 @@ export interface PageRange {
 }
 
 export function pageRange(space: AddressSpace, address: number, length: number, out: PageRange): number {
-  if (address % space.pageSize !== 0) return -Errno.EINVAL;
+  if ((address & space.pageMask) !== 0) return -Errno.EINVAL;
   if (length > ADDRESS_LIMIT_32 - address) return -Errno.ENOMEM;
   out.from = address / space.pageSize;
   out.to = out.from + space.pagesFor(length);
