@@ -418,9 +418,14 @@ export class AddressSpace {
    */
   placeAnywhere(pages: number): number {
     if (pages <= RECYCLE_MAX_PAGES && this.recycledCount[pages] !== 0) {
+      // Recycled pages are all dirty (recycle() marked them): clear them in one fill.
       const start = this.recycled[pages * RECYCLE_DEPTH + --this.recycledCount[pages]];
+      const end = start + pages;
       this.recycledPages -= pages;
-      this.clearDirty(start, start + pages);
+      (this.memory as LinearMemory).bytes().fill(0, start * this.pageSize, end * this.pageSize);
+      this.counters.clearedBytes += pages * this.pageSize;
+      if (pages === 1) clearBit(this.dirty, start);
+      else clearRange(this.dirty, start, end);
       return start;
     }
     let run = this.free.findFit(pages);
@@ -646,7 +651,13 @@ export class AddressSpace {
     ) {
       return false;
     }
-    this.dropMapping(from);
+    // dropMapping(), without the file reference (there is none).
+    clearBit(this.starts, from);
+    const c = this.counters;
+    c.liveMappings--;
+    c.mappedPages -= pages;
+    c.requestedBytes -= this.mapRequested[from];
+    this.mapPages[from] = 0;
     if (pages === 1) setBit(this.dirty, from);
     else setRange(this.dirty, from, to);
     this.recycled[pages * RECYCLE_DEPTH + this.recycledCount[pages]++] = from;

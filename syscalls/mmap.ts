@@ -16,6 +16,7 @@ import type { SyscallContext } from "./context.js";
 
 /** Flags kept in the mapping record: the map type and MAP_ANONYMOUS. */
 const RECORDED_FLAGS = Map.TYPE | Map.ANONYMOUS;
+const PRIVATE_ANONYMOUS = Map.PRIVATE | Map.ANONYMOUS;
 
 export function mmap(
   ctx: SyscallContext,
@@ -27,8 +28,18 @@ export function mmap(
   offset: number,
 ): number {
   const space = ctx.space;
-  if (space.memory === null) return -Errno.ENOSYS;
   const pageSize = space.pageSize;
+  if (flags === PRIVATE_ANONYMOUS && address === 0 && offset === 0 && (prot & ~PROT_ALL) === 0 && length !== 0 && length <= ADDRESS_LIMIT_32 - pageSize && space.memory !== null) {
+    // The call every malloc above its threshold makes, fully checked by the condition above
+    // (a valid map type, no unknown flag, an aligned offset, a known prot, a length that fits).
+    // Kept short so the JIT inlines the engine's steps into it.
+    const pages = (length + space.pageMask) >>> space.pageShift; // length + mask < 2^32 here
+    const start = space.placeAnywhere(pages);
+    if (start < 0) return -Errno.ENOMEM;
+    space.addMapping(start, pages, prot, PRIVATE_ANONYMOUS, length, null, 0);
+    return start * pageSize;
+  }
+  if (space.memory === null) return -Errno.ENOSYS;
   // offset_in_page(offset) is EINVAL before anything else (arch mmap entry).
   // (offset may pass 2^32: a remainder, not a mask; skipped for the usual 0.)
   if (offset !== 0 && (!(offset >= 0) || offset % pageSize !== 0)) return -Errno.EINVAL;
@@ -43,8 +54,7 @@ export function mmap(
   if (length > ADDRESS_LIMIT_32 - pageSize) return -Errno.ENOMEM;
   const pages = space.pagesFor(length);
   if (address === 0 && (flags & (Map.ANONYMOUS | Map.FIXED | Map.FIXED_NOREPLACE)) === Map.ANONYMOUS) {
-    // The common call (every malloc above the threshold): anonymous, anywhere. Kept short so
-    // the JIT can inline the engine's steps into it.
+    // Anonymous, anywhere, with other flags (MAP_SHARED, MAP_NORESERVE, MAP_POPULATE...).
     const start = space.placeAnywhere(pages);
     if (start < 0) return -Errno.ENOMEM;
     space.addMapping(start, pages, prot, flags & RECORDED_FLAGS, length, null, 0);

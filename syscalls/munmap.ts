@@ -16,7 +16,7 @@ export function munmap(ctx: SyscallContext, address: number, length: number): nu
   // Addresses are below 2^32, so the low bits of `address & mask` are exact (and cheaper than %).
   if ((address & space.pageMask) !== 0 || length === 0) return -Errno.EINVAL;
   if (length > ADDRESS_LIMIT_32 - address) return -Errno.EINVAL;
-  const from = address / space.pageSize;
+  const from = address >>> space.pageShift; // aligned, below 2^32
   const to = from + space.pagesFor(length);
   if (space.touchesUnmappable(from, to)) return -Errno.EINVAL;
   if (!space.recycle(from, to)) space.unmap(from, to);
