@@ -211,7 +211,8 @@ export class AddressSpace {
     this.memory = memory;
     this.heapBase = heapBase;
     this.breakAddress = heapBase;
-    this.regionStartPage = this.pagesFor(heapBase);
+    // Never page 0: address 0 is NULL to a C guest (Linux keeps mmap_min_addr for this).
+    this.regionStartPage = Math.max(1, this.pagesFor(heapBase));
     this.brkEndPage = this.regionStartPage;
     this.limitPage = Math.floor(Math.min(this.maxMemoryBytes, lastPageStart) / this.pageSize);
     const bytes = memory.byteLength();
@@ -436,7 +437,8 @@ export class AddressSpace {
     if (run < 0) {
       const topRun = this.free.runEndingAt(this.ownedPages - 1);
       const have = topRun >= 0 ? this.ownedPages - topRun : 0;
-      if (!this.growTo(this.ownedPages + pages - have)) return -1;
+      // Pages below the heap base never become free: grow past it when memory ends below it.
+      if (!this.growTo(Math.max(this.ownedPages, this.regionStartPage) + pages - have)) return -1;
       run = this.free.findFit(pages);
       if (run < 0) return -1;
     }
@@ -593,6 +595,45 @@ export class AddressSpace {
     this.mapFileOffset[page] = this.mapFileOffset[start] + leftBytes;
     this.counters.liveMappings++;
     this.notePeaks();
+  }
+
+  /**
+   * Makes [from, to) one mapping record when it is covered by adjacent mappings that Linux
+   * would hold as one vma: same protection and flags, anonymous, or the same file at
+   * contiguous offsets. Returns false (changing nothing) when it is not covered that way.
+   * The split at `from` or `to` inside a larger record is left to the caller.
+   */
+  mergeRange(from: number, to: number): boolean {
+    const first = this.mappingAt(from);
+    if (first < 0) return false;
+    let end = first + this.mapPages[first];
+    if (end >= to) return true;
+    // Plan: walk the neighbours until `to` is covered.
+    const parts: number[] = [];
+    while (end < to) {
+      if (!testBit(this.starts, end)) return false;
+      if (
+        this.mapProt[end] !== this.mapProt[first] ||
+        this.mapFlags[end] !== this.mapFlags[first] ||
+        this.mapFile[end] !== this.mapFile[first] ||
+        (this.mapFile[first] !== 0 && this.mapFileOffset[end] !== this.mapFileOffset[first] + (end - first) * this.pageSize)
+      ) {
+        return false;
+      }
+      parts.push(end);
+      end += this.mapPages[end];
+    }
+    // Act: fold every part into the first record (counters of pages and bytes are unchanged).
+    for (const part of parts) {
+      clearBit(this.starts, part);
+      this.mapPages[first] += this.mapPages[part];
+      this.mapRequested[first] += this.mapRequested[part];
+      if (this.mapFile[part] !== 0) this.dropFileRef(this.mapFile[part] - 1);
+      this.mapPages[part] = 0;
+      this.mapFile[part] = 0;
+      this.counters.liveMappings--;
+    }
+    return true;
   }
 
   /** Forgets the mapping record at `start` (its pages stay as they are). */

@@ -38,13 +38,14 @@ export interface MmanImports extends WebAssembly.ModuleImports {
 }
 
 /**
- * mmap's i64 offset as a number mmap() can check: negative or unaligned offsets become -1
- * (EINVAL there). Aligned offsets below 2^64 convert exactly (multiples of 4096 need at most
- * 52 significant bits).
+ * mmap's i64 offset as a number, as the call and its trace should see it. Offsets within
+ * 2^53 convert exactly (mmap() rejects negative and unaligned ones); beyond that, an aligned
+ * offset still converts exactly (a multiple of 4096 needs at most 52 significant bits below
+ * 2^64) and an unaligned one becomes -1, which mmap() rejects with EINVAL as well.
  */
 function offsetArgument(offset: bigint, pageSize: number): number {
-  if (offset < 0n || offset % BigInt(pageSize) !== 0n) return -1;
-  return Number(offset);
+  if (offset >= -0x1fffffffffffffn && offset <= 0x1fffffffffffffn) return Number(offset);
+  return offset % BigInt(pageSize) === 0n ? Number(offset) : -1;
 }
 
 export function mmanImports(calls: MemoryCalls, onHostError: (error: unknown, call: string) => void): MmanImports {

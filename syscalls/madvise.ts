@@ -28,10 +28,12 @@ function isKnownAdvice(advice: number): boolean {
 export function madvise(ctx: SyscallContext, address: number, length: number, advice: number): number {
   const space = ctx.space;
   if (!space.attached) return -Errno.ENOSYS;
+  // Order as in Linux's madvise: the advice, alignment, then the range.
+  if (!isKnownAdvice(advice)) return -Errno.EINVAL;
+  if ((address & space.pageMask) !== 0) return -Errno.EINVAL;
+  if (length === 0) return 0;
   const bad = pageRange(space, address, length, range);
   if (bad !== 0) return bad;
-  if (!isKnownAdvice(advice)) return -Errno.EINVAL;
-  if (length === 0) return 0;
   space.sync();
   const { from, to } = range;
   if (!space.isInUse(from, to)) return -Errno.ENOMEM;

@@ -81,6 +81,7 @@ function mmapPlaced(
   // own growth and give recycled pages back first.
   space.sync();
   let file: MappableFile | null = null;
+  let fileBytes: Uint8Array | null = null;
   if ((flags & Map.ANONYMOUS) === 0) {
     const resolver = ctx.files;
     if (resolver === null) return -Errno.ENODEV;
@@ -91,6 +92,10 @@ function mmapPlaced(
     if (type !== Map.PRIVATE && (prot & Prot.WRITE) !== 0 && !file.writable) return -Errno.EACCES;
     // The page offset plus the length in pages must not overflow (do_mmap, 32-bit pgoff rule).
     if (offset / pageSize + pages > ADDRESS_LIMIT_32) return -Errno.EOVERFLOW;
+    // Read the file before taking any page: a resolver that fails (host code) then leaves the
+    // address space as it was. Whole pages, as Linux maps them; past the end of file, zeros.
+    fileBytes = new Uint8Array(Math.max(0, Math.min(pages * pageSize, file.size() - offset)));
+    if (fileBytes.length > 0) file.read(offset, fileBytes);
   }
 
   let start: number;
@@ -122,16 +127,10 @@ function mmapPlaced(
     if (start < 0) return -Errno.ENOMEM;
   }
 
-  if (file !== null) {
+  if (fileBytes !== null && fileBytes.length > 0) {
     // Both private and shared mappings start as a copy of the file from `offset`; the pages
     // were cleared when taken, so bytes past the end of the file read as zeros.
-    const fileSize = file.size();
-    if (offset < fileSize) {
-      const base = start * pageSize;
-      const count = Math.min(length, fileSize - offset);
-      const memory = space.memory;
-      if (memory !== null) file.read(offset, memory.bytes().subarray(base, base + count));
-    }
+    (space.memory as NonNullable<typeof space.memory>).bytes().set(fileBytes, start * pageSize);
   }
   space.addMapping(start, pages, prot, flags & RECORDED_FLAGS, length, file, offset);
   return start * pageSize;

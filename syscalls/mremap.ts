@@ -4,9 +4,10 @@
  * MREMAP_FIXED moves to a given address, replacing what is there; MREMAP_DONTUNMAP leaves the
  * old range mapped and empty.
  *
- * Deviation: old_len 0 (which duplicates a shared mapping on Linux) is EINVAL.
+ * Deviations: old_len 0 (which duplicates a shared mapping on Linux) is EINVAL; so is
+ * MREMAP_DONTUNMAP on anything but private anonymous memory.
  */
-import { ADDRESS_LIMIT_32, Errno, Mremap } from "../runtime/linux.js";
+import { ADDRESS_LIMIT_32, Errno, MapFlags, Mremap } from "../runtime/linux.js";
 import type { SyscallContext } from "./context.js";
 
 const KNOWN = Mremap.MAYMOVE | Mremap.FIXED | Mremap.DONTUNMAP;
@@ -35,9 +36,14 @@ export function mremap(
   const from = oldAddress / pageSize;
   space.sync();
 
-  // The old range must lie inside one mapping (vma_to_resize: EFAULT otherwise).
+  // The old range must lie inside one mapping (vma_to_resize: EFAULT otherwise). Linux merges
+  // adjacent compatible vmas as it goes (two mmaps side by side, a split undone by mprotect):
+  // records here are merged on demand, which changes nothing a guest can see.
+  if (!space.mergeRange(from, from + oldPages)) return -Errno.EFAULT;
   const mapping = space.mappingAt(from);
-  if (mapping < 0 || mapping + space.mapPages[mapping] < from + oldPages) return -Errno.EFAULT;
+  // DONTUNMAP leaves the old range mapped and empty: defined here for private anonymous
+  // memory only (as on Linux before 5.13); anything else is EINVAL.
+  if (dontUnmap && space.mapFlags[mapping] !== (MapFlags.PRIVATE | MapFlags.ANONYMOUS)) return -Errno.EINVAL;
   const wholeMapping = mapping === from && space.mapPages[mapping] === oldPages;
   const endsMapping = mapping + space.mapPages[mapping] === from + oldPages;
   const memory = space.memory;
@@ -54,6 +60,7 @@ export function mremap(
     space.unmap(to, toEnd);
     space.takeFree(to, toEnd);
     moveTo(ctx, from, oldPages, to, newPages, newLength, dontUnmap);
+    fillFromFile(ctx, to, oldPages, newPages);
     return to * pageSize;
   }
 
@@ -68,13 +75,31 @@ export function mremap(
   if (endsMapping && !dontUnmap && space.isFree(from + oldPages, from + newPages) && space.takeFree(from + oldPages, from + newPages)) {
     space.splitAt(from);
     space.resizeMapping(from, newPages, newLength);
+    fillFromFile(ctx, from, oldPages, newPages);
     return oldAddress;
   }
   if (!mayMove) return -Errno.ENOMEM;
   const to = space.placeAnywhere(newPages);
   if (to < 0) return -Errno.ENOMEM;
   moveTo(ctx, from, oldPages, to, newPages, newLength, dontUnmap);
+  fillFromFile(ctx, to, oldPages, newPages);
   return to * pageSize;
+}
+
+/**
+ * A file mapping that grew shows the file's next bytes in its new pages, as Linux maps them
+ * (zeros past the end of the file). Without this a shared mapping would write zeros back.
+ */
+function fillFromFile(ctx: SyscallContext, start: number, oldPages: number, newPages: number): void {
+  const space = ctx.space;
+  const file = space.fileOf(start);
+  if (file === null || newPages <= oldPages) return;
+  const pageSize = space.pageSize;
+  const offset = space.mapFileOffset[start] + oldPages * pageSize;
+  const count = Math.min((newPages - oldPages) * pageSize, file.size() - offset);
+  if (count <= 0) return;
+  const base = (start + oldPages) * pageSize;
+  file.read(offset, (space.memory as NonNullable<typeof space.memory>).bytes().subarray(base, base + count));
 }
 
 /** Copies the old range's bytes to pages already taken at `to` and moves the mapping record. */

@@ -4,8 +4,8 @@
  * back first. Deviation: a range that touches the module image, the brk area or pages the guest
  * grew itself is EINVAL, since those are not mappings and unmapping them would break the guest.
  *
- * No sync() with the memory's size here: pages the guest grew since the last call lie beyond
- * what the engine accounts for, and unmap() never touches pages beyond that.
+ * sync() (which also returns recycled pages) only when the range passes the memory the engine
+ * knows: pages the guest grew since the last call lie there.
  */
 import { ADDRESS_LIMIT_32, Errno } from "../runtime/linux.js";
 import type { SyscallContext } from "./context.js";
@@ -18,6 +18,8 @@ export function munmap(ctx: SyscallContext, address: number, length: number): nu
   if (length > ADDRESS_LIMIT_32 - address) return -Errno.EINVAL;
   const from = address >>> space.pageShift; // aligned, below 2^32
   const to = from + space.pagesFor(length);
+  // Past the memory the engine knows: the guest may have grown it since; look first.
+  if (to > space.ownedPages) space.sync();
   if (space.touchesUnmappable(from, to)) return -Errno.EINVAL;
   if (!space.recycle(from, to)) space.unmap(from, to);
   return 0;
