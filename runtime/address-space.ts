@@ -96,6 +96,7 @@ export interface Counters {
   cumulativeMappedBytes: number;
   cumulativeRequestedBytes: number;
   clearedBytes: number;
+  writeBackFailures: number;
 }
 
 function newCounters(): Counters {
@@ -115,6 +116,7 @@ function newCounters(): Counters {
     cumulativeMappedBytes: 0,
     cumulativeRequestedBytes: 0,
     clearedBytes: 0,
+    writeBackFailures: 0,
   };
 }
 
@@ -784,6 +786,16 @@ export class AddressSpace {
   writeBack(start: number, from: number, to: number): void {
     const file = this.fileOf(start);
     if (file === null || (this.mapFlags[start] & MapFlag.TYPE) === MapFlag.PRIVATE || !file.writable) return;
+    try {
+      this.writeBackTo(file, start, from, to);
+    } catch {
+      // A file that fails (host code) must not stop an unmap halfway; Linux's munmap does not
+      // fail on write-back either. Counted, so that statistics show it.
+      this.counters.writeBackFailures++;
+    }
+  }
+
+  private writeBackTo(file: MappableFile, start: number, from: number, to: number): void {
     const offset = this.mapFileOffset[start] + (from - start) * this.pageSize;
     const length = Math.min((to - from) * this.pageSize, file.size() - offset);
     if (length <= 0) return;

@@ -61,6 +61,8 @@ export interface MmanStats {
   foreignBytes: number;
   /** Bytes cleared because pages were reused. */
   clearedBytes: number;
+  /** Write-backs of shared file mappings that the file refused (its write threw). */
+  writeBackFailures: number;
   /** JavaScript memory the page bookkeeping uses. */
   bookkeepingBytes: number;
   /** The page bitmaps alone. */
@@ -195,6 +197,7 @@ export function createMman(options: MmanOptions = {}): Mman {
       growFailures: c.growFailures,
       foreignBytes: countSet(space.foreign, 0, space.ownedPages) * pageSize,
       clearedBytes: c.clearedBytes,
+      writeBackFailures: c.writeBackFailures,
       bookkeepingBytes: space.bookkeepingBytes,
       bitmapBytes: space.bitmapBytes,
       peak: {

@@ -1,6 +1,6 @@
 /**
  * madvise(2). MADV_DONTNEED makes private pages (mappings and the brk area, which musl's
- * allocators both advise) read as zeros at once; shared mappings keep their bytes, as the page
+ * allocators both advise) read as zeros at once (a private file mapping reads its file again); shared mappings keep their bytes, as the page
  * cache keeps them on Linux. MADV_FREE keeps the bytes (Linux may or may not drop them, so both
  * are correct) and, as on Linux, applies only to private anonymous memory. The other known
  * advice values are hints and do nothing. A range with unmapped pages is ENOMEM.
@@ -59,7 +59,17 @@ export function madvise(ctx: SyscallContext, address: number, length: number, ad
   if (from < brkEnd) space.zeroPages(from, Math.min(to, brkEnd));
   for (let start = firstMapping(ctx, mapFrom, to); start >= 0; start = space.nextMapping(start + space.mapPages[start], to)) {
     if ((space.mapFlags[start] & Map.TYPE) !== Map.PRIVATE) continue;
-    space.zeroPages(Math.max(start, mapFrom), Math.min(start + space.mapPages[start], to));
+    const partFrom = Math.max(start, mapFrom);
+    const partTo = Math.min(start + space.mapPages[start], to);
+    space.zeroPages(partFrom, partTo);
+    // A private file mapping reads the file again, as Linux refaults it from the page cache.
+    const file = space.fileOf(start);
+    if (file !== null) {
+      const pageSize = space.pageSize;
+      const offset = space.mapFileOffset[start] + (partFrom - start) * pageSize;
+      const count = Math.min((partTo - partFrom) * pageSize, file.size() - offset);
+      if (count > 0) file.read(offset, (space.memory as NonNullable<typeof space.memory>).bytes().subarray(partFrom * pageSize, partFrom * pageSize + count));
+    }
   }
   return 0;
 }

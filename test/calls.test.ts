@@ -409,3 +409,42 @@ describe("the mman import module", () => {
     expect(mmap(0, 4096, 3, 0x22, -1, 8192n)).toBeGreaterThan(0); // anonymous: offset ignored once aligned
   });
 });
+
+describe("file mappings and failing or private files", () => {
+  const P = 4096;
+  const fileOf = (data: Uint8Array, write: (o: number, b: Uint8Array) => void) => ({
+    identity: {},
+    readable: true,
+    writable: true,
+    regular: true,
+    size: () => data.length,
+    read(offset: number, target: Uint8Array) {
+      const n = Math.max(0, Math.min(target.length, data.length - offset));
+      target.set(data.subarray(offset, offset + n));
+      return n;
+    },
+    write,
+  });
+
+  it("a file whose write-back throws does not stop munmap halfway; the failure is counted", () => {
+    const t = testSpace(P);
+    const data = new Uint8Array(2 * P);
+    t.mman.setFileResolver({ resolve: () => fileOf(data, () => { throw new Error("disk full"); }) });
+    const a = t.mman.calls.mmap(0, 2 * P, PROT_RW, MAP_SHARED, 3, 0);
+    t.bytes()[a] = 1;
+    expect(t.mman.imports.mman.munmap(a, 2 * P)).toBe(0);
+    expect(t.mman.stats().liveMappings).toBe(0);
+    expect(t.mman.stats().writeBackFailures).toBe(1);
+    t.mman.checkInvariants(true);
+  });
+
+  it("MADV_DONTNEED on a private file mapping reads the file again", () => {
+    const t = testSpace(P);
+    const data = new Uint8Array(P).fill(9);
+    t.mman.setFileResolver({ resolve: () => fileOf(data, () => {}) });
+    const a = t.mman.calls.mmap(0, P, PROT_RW, MAP_PRIVATE, 3, 0);
+    t.bytes().fill(1, a, a + P);
+    expect(t.mman.calls.madvise(a, P, 4)).toBe(0);
+    expect(t.bytes()[a + 10]).toBe(9);
+  });
+});
