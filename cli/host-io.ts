@@ -14,22 +14,63 @@ function pause(): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
 }
 
-/** Writes all of `bytes` to a host fd, retrying where a non-blocking pipe is full. */
-export function writeAllSync(fd: number, bytes: Uint8Array): void {
+/**
+ * Writes all of `bytes` to a host fd, retrying where a non-blocking pipe is full. Returns
+ * null when done, or the error code that stopped it ("EPIPE": the reader went away, as with
+ * `| head`; "ENOSPC": `> /dev/full` or a full disk; "EIO", ...).
+ */
+export function tryWriteAllSync(fd: number, bytes: Uint8Array): string | null {
   let offset = 0;
   while (offset < bytes.length) {
     try {
       offset += writeSync(fd, bytes, offset, bytes.length - offset);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      const code = (error as NodeJS.ErrnoException).code ?? "EIO";
+      if (code !== "EAGAIN") return code;
       pause();
     }
   }
+  return null;
+}
+
+/**
+ * Writes all of `bytes` to a host fd. A write error is dropped: these are the host's own
+ * lines (--strace, notices, statistics) on stdout or stderr, and when those are gone (a closed
+ * pipe, a full device) there is nowhere left to report it; the run still ends with the
+ * module's exit code.
+ */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  tryWriteAllSync(fd, bytes);
 }
 
 /** Writes a string line (a newline is added) to a host fd. */
 export function writeLineSync(fd: number, line: string): void {
   writeAllSync(fd, new TextEncoder().encode(`${line}\n`));
+}
+
+/** WASI errno for a host write error code (wasi_snapshot_preview1 errno values). */
+function wasiErrno(code: string): number {
+  if (code === "EPIPE") return wasiDefs.ERRNO_PIPE;
+  if (code === "ENOSPC") return wasiDefs.ERRNO_NOSPC;
+  if (code === "EFBIG") return wasiDefs.ERRNO_FBIG;
+  return wasiDefs.ERRNO_IO;
+}
+
+/**
+ * The guest's stdout or stderr on a host fd. A failed write is answered with the matching
+ * WASI errno, as write(2) answers on Linux (EPIPE with SIGPIPE ignored, as Node ignores it;
+ * ENOSPC), so the module decides what to do and the run ends with its exit code.
+ */
+class HostOutput extends ConsoleStdout {
+  constructor(private readonly hostFd: number) {
+    super(() => {});
+  }
+
+  override fd_write(data: Uint8Array): { ret: number; nwritten: number } {
+    const code = tryWriteAllSync(this.hostFd, data);
+    if (code !== null) return { ret: wasiErrno(code), nwritten: 0 };
+    return { ret: wasiDefs.ERRNO_SUCCESS, nwritten: data.byteLength };
+  }
 }
 
 /** The process's stdin as a readable character device, read on demand. */
@@ -69,7 +110,7 @@ class HostStdin extends Fd {
 
 /** [stdin, stdout, stderr] for browser_wasi_shim, on the process's fds 0, 1 and 2. */
 export function processStdio(): Fd[] {
-  return [new HostStdin(), new ConsoleStdout((bytes) => writeAllSync(1, bytes)), new ConsoleStdout((bytes) => writeAllSync(2, bytes))];
+  return [new HostStdin(), new HostOutput(1), new HostOutput(2)];
 }
 
 export type { Inode };

@@ -17,7 +17,8 @@ import { shimFileResolver } from "../hosts/shim-files.js";
 import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, splitOptions, UsageError } from "./args.js";
 import { loadDir, parseDirSpec, type LoadedDir } from "./dirs.js";
 import { formatStats } from "./format.js";
-import { processStdio, writeAllSync, writeLineSync } from "./host-io.js";
+import { processStdio, tryWriteAllSync, writeLineSync } from "./host-io.js";
+import { Ms } from "../runtime/linux.js";
 import { compileWat } from "./wat.js";
 
 export const RUN_USAGE = `Usage: wasi-mman run [options] <module.wasm | module.wat> [args...] [-- args...]
@@ -65,28 +66,58 @@ const SPEC = {
   "--help": "flag",
 } as const;
 
-/** Trace lines collected and written to the file in large chunks. */
+/**
+ * Trace lines collected and written to the file in large chunks. When the file cannot be
+ * written (a full disk, /dev/full), one line says so and tracing stops: the module's run, the
+ * write-back and the statistics do not depend on the trace.
+ */
 class TraceFile {
   private chunks: string[] = [];
   private size = 0;
-  constructor(private readonly fd: number) {}
+  private failed = false;
+  constructor(
+    private readonly fd: number,
+    private readonly path: string,
+  ) {}
 
   add(line: string): void {
+    if (this.failed) return;
     this.chunks.push(line, "\n");
     this.size += line.length + 1;
     if (this.size >= 1 << 16) this.flush();
   }
 
   flush(): void {
-    if (this.chunks.length === 0) return;
-    writeAllSync(this.fd, new TextEncoder().encode(this.chunks.join("")));
+    if (this.failed || this.chunks.length === 0) return;
+    const code = tryWriteAllSync(this.fd, new TextEncoder().encode(this.chunks.join("")));
     this.chunks = [];
     this.size = 0;
+    if (code !== null) {
+      this.failed = true;
+      writeLineSync(2, `wasi-mman: --trace: cannot write ${this.path}: ${code}; tracing stopped`);
+    }
   }
 
   close(): void {
     this.flush();
-    closeSync(this.fd);
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Nothing is left to lose: every line was written or reported above.
+    }
+  }
+}
+
+/**
+ * Writes the bytes of every MAP_SHARED file mapping still live at exit back to its file
+ * (msync with MS_SYNC), as the kernel does for a process that exits with shared mappings:
+ * munmap(2) and exit(2) leave the file holding what was stored through the mapping.
+ * Tracing is off by then, so these syncs are not reported as the module's calls.
+ */
+function syncLiveFileMappings(mman: Mman): void {
+  mman.setTrace(null);
+  for (const mapping of mman.mappings()) {
+    if (mapping.file !== null) mman.calls.msync(mapping.address, mapping.length, Ms.SYNC);
   }
 }
 
@@ -160,7 +191,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     if (tracePath !== undefined) {
       try {
-        traceFile = new TraceFile(openSync(tracePath, "w"));
+        traceFile = new TraceFile(openSync(tracePath, "w"), tracePath);
       } catch (error) {
         throw new UsageError(`--trace: cannot write ${tracePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
       }
@@ -199,7 +230,10 @@ export async function runCommand(argv: string[]): Promise<number> {
       if (error instanceof TypeError && /exports no _start/.test(error.message)) {
         throw new UsageError(`${modulePath} exports no _start: it is not a WASI command (a reactor cannot be run)`);
       }
-      if (error instanceof WebAssembly.RuntimeError) {
+      // A RangeError out of a running module is a trap too: the engine's stack overflow
+      // ("Maximum call stack size exceeded"), or the WASI host reading guest memory at an
+      // out-of-bounds pointer the module passed it.
+      if (error instanceof WebAssembly.RuntimeError || error instanceof RangeError) {
         writeLineSync(2, `wasi-mman: the module trapped: ${error.message}`);
         exitCode = 134;
       } else if (error instanceof WebAssembly.LinkError) {
@@ -216,8 +250,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  // Counted before the syncs below, which are the host's, not the module's.
+  const finalStats = stats && mman !== null ? mman.stats() : null;
+  if (mman !== null) syncLiveFileMappings(mman);
   traceFile?.close();
-  for (const dir of dirs) dir.writeBack();
-  if (stats && mman !== null) writeLineSync(2, formatStats(mman.stats()));
+  for (const dir of dirs) dir.writeBack((line) => writeLineSync(2, line));
+  if (finalStats !== null) writeLineSync(2, formatStats(finalStats));
   return exitCode;
 }
