@@ -188,12 +188,15 @@ async function runModuleOnce(pageSize: number, threshold: number | null, options
   let exitCode: number;
   let trap: string | null = null;
   try {
-    const result = await runWithShim(options.bytes, { wasi, mman, run: "command" });
+    // The start-function notice, like every notice, is the same for every run: shown once.
+    const result = await runWithShim(options.bytes, { wasi, mman, run: "command", onWarning: (message) => options.warn?.(message) });
     exitCode = result.exitCode ?? 0;
   } catch (error) {
     const usage = asUsageError(error, options.modulePath);
     if (usage !== null) throw usage;
-    if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+    // A RangeError out of a running module is a trap too: a stack overflow, or the WASI
+    // host reading guest memory at an out-of-bounds pointer the module passed it.
+    if (!(error instanceof WebAssembly.RuntimeError || error instanceof RangeError)) throw error;
     // As `wasi-mman run` reports a trap: 128 + SIGABRT.
     exitCode = 134;
     trap = error.message;
@@ -279,8 +282,9 @@ export async function compareCommand(argv: string[]): Promise<number> {
       text = `${formatCompareTable(result.runs)}\n\nwastage of each size (wasted of mapped):\n${formatSizeTable(result)}`;
     } else {
       if (rest.length === 0) throw new UsageError("no module given, and no --sizes (see wasi-mman compare --help)");
-      const [modulePath, ...after] = rest;
-      const args = after[0] === "--" ? after.slice(1) : after;
+      // splitOptions has already taken the first `--`: whatever follows is the module's, a
+      // second `--` included.
+      const [modulePath, ...args] = rest;
       const env = parseEnv(options.get("--env") ?? []);
       const thresholdEnv = one("--threshold-env") ?? DEFAULT_THRESHOLD_ENV;
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(thresholdEnv)) throw new UsageError(`--threshold-env: not a variable name: "${thresholdEnv}"`);

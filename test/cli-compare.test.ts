@@ -338,3 +338,31 @@ describe("wasi-mman compare: other entry points", () => {
     expect(samples.every((s, i) => i === 0 || s.calls >= samples[i - 1].calls)).toBe(true);
   });
 });
+
+describe.concurrent("wasi-mman compare: module arguments, notices, traps", () => {
+  it("a second -- after the separator is the module's own argument", async () => {
+    // host-argc exits with argc: argv[0], "--", "x" makes 3.
+    const run = await compare("--json", "-q", "--page-sizes", "4k", "fixtures/wat/host-argc.wat", "--", "--", "x");
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { args: string[]; runs: JsonRun[] };
+    expect(report.args).toEqual(["--", "x"]);
+    expect(report.runs.map((r) => r.exitCode)).toEqual([3]);
+  });
+
+  it("the start-function notice is shown once, not once per run", async () => {
+    const run = await compare("--json", "-q", "--page-sizes", "4k,16k,64k", "fixtures/wat/host-start-fn.wat");
+    expect(run.code).toBe(0);
+    expect(errLines(run)).toEqual([expect.stringMatching(/^wasi-mman: the module has a start function, which runs before the memory calls are attached/)]);
+  });
+
+  it("a stack overflow is a trap in every run: exit code 134 in the report", async () => {
+    const run = await compare("--json", "-q", "--page-sizes", "4k,64k", "fixtures/wat/host-stack-overflow.wat");
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { runs: (JsonRun & { trap: string | null })[] };
+    expect(report.runs.map((r) => [r.exitCode, r.trap])).toEqual([
+      [134, "Maximum call stack size exceeded"],
+      [134, "Maximum call stack size exceeded"],
+    ]);
+    expect(report.runs.map((r) => r.stats.calls.mmap)).toEqual([1, 1]);
+  });
+});
