@@ -39,7 +39,9 @@ export interface InstantiateOptions {
   imports?: WebAssembly.Imports;
   /**
    * The memory for a module that imports its memory. Default: one is created from the
-   * limits the module declares (initial and maximum pages).
+   * limits the module declares (initial and maximum pages), read from its bytes. A compiled
+   * WebAssembly.Module does not expose those limits, so one that imports its memory needs
+   * this option (or a memory in `imports`): otherwise ImportMismatchError says so.
    */
   memory?: WebAssembly.Memory;
   /** The heap base for a module that does not export `__heap_base`. */
@@ -134,6 +136,14 @@ export async function instantiateWithMman(
     const given = (importObject[wanted.module] as Record<string, unknown> | undefined)?.[wanted.name];
     memory = options.memory ?? (given instanceof WebAssembly.Memory ? given : null);
     if (memory === null) {
+      // A compiled Module does not tell its memory's limits (WebAssembly.Module.imports() gives
+      // names and kinds only), so no memory can be made that is sure to link.
+      if (source instanceof WebAssembly.Module) {
+        throw new ImportMismatchError(
+          `wasi-mman: the module imports its memory ${wanted.module}.${wanted.name}, and a compiled WebAssembly.Module does not say how large it must be: ` +
+            "pass `memory` (a WebAssembly.Memory at least as large as the module declares), or pass the module's bytes",
+        );
+      }
       if (wanted.limits.memory64) throw new ImportMismatchError(`wasi-mman: the module imports a 64-bit memory ${wanted.module}.${wanted.name}; wasm32 only`);
       const { minPages, maxPages, shared } = wanted.limits;
       memory = new WebAssembly.Memory({ initial: minPages, maximum: maxPages ?? undefined, shared } as WebAssembly.MemoryDescriptor);

@@ -45,7 +45,11 @@ export interface ShimRunOptions {
   files?: "shim" | FileResolver | null;
   /** Further import modules. */
   imports?: WebAssembly.Imports;
-  /** The memory, for a module that imports one (default: made from its declared limits). */
+  /**
+   * The memory, for a module that imports one (default: made from the limits its bytes
+   * declare). Required when `source` is a compiled WebAssembly.Module that imports its
+   * memory, whose limits cannot be read: without it, ImportMismatchError says so.
+   */
   memory?: WebAssembly.Memory;
   /** Heap base for a module that does not export `__heap_base`. */
   heapBase?: number;

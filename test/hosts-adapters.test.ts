@@ -241,6 +241,20 @@ describe("import checks before anything runs", () => {
     await expect(runWithShim(module, { fds: captureFds().fds })).rejects.toThrow(/mman\.mmap does not match \(the mman ABI declares \(i32, i32, i32, i32, i32, i64\) -> i32\)/);
   });
 
+  it("a compiled module that imports its memory needs `memory`: a readable error without it, a run with it", async () => {
+    const module = await WebAssembly.compile(commandImported);
+    // WebAssembly.Module.imports() does not give the memory's limits (2..256 pages here).
+    for (const run of [() => runWithShim(module, { fds: captureFds().fds }), () => runWithNodeWasi(module)]) {
+      const error = await run().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ImportMismatchError);
+      expect(String(error)).toMatch(/imports its memory env\.memory, .*pass `memory`/);
+    }
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 256 });
+    const result = await runWithShim(module, { fds: captureFds().fds, memory });
+    expect(result.exitCode).toBe(42);
+    expect(result.memory).toBe(memory);
+  });
+
   it("names any other import nothing provides", async () => {
     const bytes = await compileWat('(module (import "env" "host_log" (func (param i32))) (memory (export "memory") 1) (func (export "_start")))');
     await expect(runWithShim(bytes, { fds: captureFds().fds })).rejects.toThrow(/function env\.host_log, which nothing provides/);
