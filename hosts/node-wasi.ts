@@ -39,6 +39,11 @@ export interface NodeWasiRunOptions {
   /** Resolver for file-backed mmap; without one they fail with ENODEV (see above). */
   files?: FileResolver | null;
   imports?: WebAssembly.Imports;
+  /**
+   * The memory, for a module that imports one (default: made from the limits its bytes
+   * declare). Required when `source` is a compiled WebAssembly.Module that imports its
+   * memory, whose limits cannot be read: without it, ImportMismatchError says so.
+   */
   memory?: WebAssembly.Memory;
   heapBase?: number;
   /** Where notices go (default console.warn). */
