@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import type { TraceRecord } from "../index.js";
-import { mapAnon, MAP_ANON, MAP_FIXED, MAP_FIXED_NOREPLACE, PAGE_SIZES, PROT_RW, testSpace, type TestSpace } from "./helpers/space.js";
+import { mapAnon, MAP_ANON, MAP_FIXED, MAP_FIXED_NOREPLACE, memoryFile, PAGE_SIZES, PROT_RW, testSpace, type TestSpace } from "./helpers/space.js";
 
 const EPERM = -1, EBADF = -9, ENOMEM = -12, EFAULT = -14, EEXIST = -17, ENODEV = -19, EINVAL = -22, EOPNOTSUPP = -95;
 const MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_SHARED_VALIDATE = 0x03;
@@ -282,21 +282,7 @@ describe("trace records", () => {
 
 describe("review findings: files, merging, edge addresses, errno order", () => {
   const P = 4096;
-  const fileOf = (data: Uint8Array, writable = true) => ({
-    identity: {},
-    readable: true,
-    writable,
-    regular: true,
-    size: () => data.length,
-    read(offset: number, target: Uint8Array) {
-      const n = Math.max(0, Math.min(target.length, data.length - offset));
-      target.set(data.subarray(offset, offset + n));
-      return n;
-    },
-    write(offset: number, bytes: Uint8Array) {
-      data.set(bytes, offset);
-    },
-  });
+  const fileOf = (data: Uint8Array, writable = true) => memoryFile(data, { writable });
 
   it("a file mapping of an odd length shows the file to the end of its last page, and writes none of it back as zeros", () => {
     const t = testSpace(P);
@@ -412,19 +398,7 @@ describe("the mman import module", () => {
 
 describe("file mappings and failing or private files", () => {
   const P = 4096;
-  const fileOf = (data: Uint8Array, write: (o: number, b: Uint8Array) => void) => ({
-    identity: {},
-    readable: true,
-    writable: true,
-    regular: true,
-    size: () => data.length,
-    read(offset: number, target: Uint8Array) {
-      const n = Math.max(0, Math.min(target.length, data.length - offset));
-      target.set(data.subarray(offset, offset + n));
-      return n;
-    },
-    write,
-  });
+  const fileOf = (data: Uint8Array, write: (o: number, b: Uint8Array) => void) => memoryFile(data, { write });
 
   it("a file whose write-back throws does not stop munmap halfway; the failure is counted", () => {
     const t = testSpace(P);

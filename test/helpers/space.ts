@@ -35,3 +35,23 @@ export function testSpace(
 export function mapAnon(t: TestSpace, length: number): number {
   return t.mman.calls.mmap(0, length, PROT_RW, MAP_ANON, -1, 0);
 }
+
+/** A file over a byte array, for file-backed mappings (a MappableFile). */
+export function memoryFile(
+  data: Uint8Array,
+  options: { writable?: boolean; write?: (offset: number, bytes: Uint8Array) => void } = {},
+) {
+  return {
+    identity: {},
+    readable: true,
+    writable: options.writable ?? true,
+    regular: true,
+    size: () => data.length,
+    read(offset: number, target: Uint8Array) {
+      const n = Math.max(0, Math.min(target.length, data.length - offset));
+      target.set(data.subarray(offset, offset + n));
+      return n;
+    },
+    write: options.write ?? ((offset: number, bytes: Uint8Array) => data.set(bytes, offset)),
+  };
+}
