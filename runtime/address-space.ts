@@ -557,13 +557,6 @@ export class AddressSpace {
     return nextSet(this.starts, from, Math.min(to, this.ownedPages));
   }
 
-  /** True when every page of [from, to) belongs to a mapping. */
-  isMapped(from: number, to: number): boolean {
-    if (from < this.brkEndPage || to > this.ownedPages) return false;
-    if (!allSet(this.used, from, to) || anySet(this.foreign, from, to)) return false;
-    return true;
-  }
-
   /** True when every page of [from, to) exists and is in use (image, brk area, mapping or foreign). */
   isInUse(from: number, to: number): boolean {
     return to <= this.ownedPages && allSet(this.used, from, to);

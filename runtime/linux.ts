@@ -33,12 +33,6 @@ export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `E${errno}`;
 }
 
-/** True when a raw 32-bit result is `-errno` (the range -4095..-1, as Linux's syscall ABI). */
-export function isErrorResult(result: number): boolean {
-  const signed = result | 0;
-  return signed < 0 && signed >= -4095;
-}
-
 /** mmap/mprotect protection bits (mman-common.h). */
 export const Prot = {
   NONE: 0,
