@@ -3,14 +3,15 @@
  * WebAssembly guests, on top of memory.grow, for WASI hosts written in JavaScript.
  */
 export { createMman } from "./syscalls/create-mman.js";
-export type { AttachInfo, AttachTarget, Mman, MmanOptions, MmanStats } from "./syscalls/create-mman.js";
+export type { AttachInfo, AttachTarget, MappingInfo, Mman, MmanOptions, MmanStats } from "./syscalls/create-mman.js";
 export type { FileResolver } from "./syscalls/context.js";
 export { CALL_NAMES } from "./syscalls/calls.js";
 export type { CallName, TraceHook, TraceRecord } from "./syscalls/calls.js";
 export { MMAN_ABI_VERSION, MMAN_MODULE, MMAN_SIGNATURES } from "./syscalls/abi-mman.js";
 export type { MmanImportName, MmanImports } from "./syscalls/abi-mman.js";
 export { AddressSpace, PageKind } from "./runtime/address-space.js";
-export type { MappableFile, MappingInfo } from "./runtime/address-space.js";
+export type { MappingRecord } from "./runtime/address-space.js";
+export type { MappableFile } from "./syscalls/file-mappings.js";
 export { ArrayLinearMemory, WasmLinearMemory } from "./runtime/memory.js";
 export type { LinearMemory } from "./runtime/memory.js";
 export { pageGeometry, parsePageSize, MIN_PAGE_SIZE, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from "./runtime/page-size.js";

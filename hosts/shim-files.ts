@@ -15,7 +15,7 @@
  *   - OpenSyncOPFSFile over an OPFS sync access handle (`fd.file.handle.getSize()`)
  * Anything else (directories, ConsoleStdout, custom Fd classes) is not a regular file: ENODEV.
  */
-import type { MappableFile } from "../runtime/address-space.js";
+import type { MappableFile } from "../syscalls/file-mappings.js";
 import type { FileResolver } from "../syscalls/context.js";
 
 /** The part of browser_wasi_shim's WASI object the resolver reads: its descriptor table. */

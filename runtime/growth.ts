@@ -4,6 +4,8 @@
  * with the memory, capped so a large memory does not double at once.
  */
 import { WASM_PAGE_SIZE } from "./linux.js";
+import type { LinearMemory } from "./memory.js";
+import type { Counters } from "./statistics.js";
 
 export type GrowthOption =
   | "exact"
@@ -59,4 +61,86 @@ export function chunkFor(policy: GrowthPolicy, neededWasmPages: number, currentW
   const min = policy.minChunkBytes / WASM_PAGE_SIZE;
   const max = Math.floor(policy.maxChunkBytes / WASM_PAGE_SIZE);
   return Math.max(neededWasmPages, Math.min(max, Math.max(min, scaled)));
+}
+
+/**
+ * How pages came into existence: "existing" when the engine attached (they may hold data),
+ * "grown" by the engine (zero), "foreign" grown by the guest or its host (never ours).
+ */
+export type PageOrigin = "existing" | "grown" | "foreign";
+/** Where new pages are accounted: the facade gives them to the page table and the free runs. */
+export type PageSink = (fromPage: number, toPage: number, origin: PageOrigin) => void;
+
+/**
+ * Growing linear memory, and noticing growth the engine did not do (the guest's own
+ * memory.grow, or its WASI host's). Every memory.grow call is counted.
+ */
+export class Growth {
+  /** Bytes of linear memory the engine has accounted for. */
+  knownBytes = 0;
+
+  constructor(
+    private readonly policy: GrowthPolicy,
+    private readonly pageSize: number,
+    private readonly counters: Counters,
+    private readonly addPages: PageSink,
+  ) {}
+
+  /** Accounts for the memory as it is when the engine attaches. */
+  attach(memory: LinearMemory): void {
+    this.knownBytes = memory.byteLength();
+    this.addPages(0, this.knownBytes / this.pageSize, "existing");
+  }
+
+  /** Accounts for memory that grew without us since the last look. Returns true when it had. */
+  adoptForeign(memory: LinearMemory): boolean {
+    const bytes = memory.byteLength();
+    if (bytes === this.knownBytes) return false;
+    const from = this.knownBytes / this.pageSize;
+    this.knownBytes = bytes;
+    this.addPages(from, bytes / this.pageSize, "foreign");
+    return true;
+  }
+
+  /**
+   * Grows memory until pages [0, endPage) exist, never past `limitPage`. Returns false,
+   * changing nothing the engine hands out, when that is impossible: beyond the limit, the
+   * declared maximum, or a refused allocation (ENOMEM for the caller). The caller has adopted
+   * foreign growth first.
+   */
+  growTo(memory: LinearMemory, endPage: number, limitPage: number): boolean {
+    const owned = this.knownBytes / this.pageSize;
+    if (endPage <= owned) return true;
+    if (endPage > limitPage) return false;
+    const currentWasmPages = this.knownBytes / WASM_PAGE_SIZE;
+    const neededWasmPages = Math.ceil((endPage * this.pageSize - this.knownBytes) / WASM_PAGE_SIZE);
+    const roomWasmPages = Math.floor((limitPage * this.pageSize) / WASM_PAGE_SIZE) - currentWasmPages;
+    if (neededWasmPages > roomWasmPages) return false;
+    const chunk = Math.min(roomWasmPages, chunkFor(this.policy, neededWasmPages, currentWasmPages));
+    const c = this.counters;
+    c.growCalls++;
+    let old = memory.grow(chunk);
+    let grown = chunk;
+    if (old < 0 && chunk > neededWasmPages) {
+      // The chunk ran into the declared maximum (not visible from JavaScript): ask for the need.
+      c.growCalls++;
+      old = memory.grow(neededWasmPages);
+      grown = neededWasmPages;
+    }
+    if (old < 0) {
+      c.growFailures++;
+      return false;
+    }
+    const oldBytes = old * WASM_PAGE_SIZE;
+    if (oldBytes !== this.knownBytes) {
+      // Someone grew the memory between our look and our grow: theirs is foreign.
+      this.addPages(this.knownBytes / this.pageSize, oldBytes / this.pageSize, "foreign");
+    }
+    const newBytes = oldBytes + grown * WASM_PAGE_SIZE;
+    this.knownBytes = newBytes;
+    c.grownBytes += grown * WASM_PAGE_SIZE;
+    // Fresh pages from memory.grow are zero (WebAssembly core spec, memory.grow): clean.
+    this.addPages(oldBytes / this.pageSize, newBytes / this.pageSize, "grown");
+    return newBytes / this.pageSize >= endPage;
+  }
 }

@@ -48,68 +48,40 @@ function offsetArgument(offset: bigint, pageSize: number): number {
   return offset % BigInt(pageSize) === 0n ? Number(offset) : -1;
 }
 
+/**
+ * The imports, table-driven: each entry converts its arguments and calls the Linux-semantics
+ * call; one guard around every entry turns a host bug (a throw) into the call's failure result
+ * and a report, so nothing ever throws into the guest.
+ */
 export function mmanImports(calls: MemoryCalls, onHostError: (error: unknown, call: string) => void): MmanImports {
   const pageSize = (): number => calls.ctx.space.pageSize;
-  return {
-    brk(address) {
-      try {
-        return calls.brk(address >>> 0) | 0;
-      } catch (error) {
-        onHostError(error, "brk");
-        return calls.ctx.space.breakAddress | 0;
-      }
-    },
-    mmap(address, length, prot, flags, fd, offset) {
-      try {
-        const offsetNumber = offset === 0n ? 0 : offsetArgument(offset, pageSize());
-        return calls.mmap(address >>> 0, length >>> 0, prot >>> 0, flags >>> 0, fd | 0, offsetNumber) | 0;
-      } catch (error) {
-        onHostError(error, "mmap");
-        return -Errno.ENOMEM;
-      }
-    },
-    munmap(address, length) {
-      try {
-        return calls.munmap(address >>> 0, length >>> 0) | 0;
-      } catch (error) {
-        onHostError(error, "munmap");
-        return -Errno.ENOMEM;
-      }
-    },
-    mremap(oldAddress, oldLength, newLength, flags, newAddress) {
-      try {
-        return calls.mremap(oldAddress >>> 0, oldLength >>> 0, newLength >>> 0, flags >>> 0, newAddress >>> 0) | 0;
-      } catch (error) {
-        onHostError(error, "mremap");
-        return -Errno.ENOMEM;
-      }
-    },
-    madvise(address, length, advice) {
-      try {
-        return calls.madvise(address >>> 0, length >>> 0, advice >>> 0) | 0;
-      } catch (error) {
-        onHostError(error, "madvise");
-        return -Errno.ENOMEM;
-      }
-    },
-    mprotect(address, length, prot) {
-      try {
-        return calls.mprotect(address >>> 0, length >>> 0, prot >>> 0) | 0;
-      } catch (error) {
-        onHostError(error, "mprotect");
-        return -Errno.ENOMEM;
-      }
-    },
-    msync(address, length, flags) {
-      try {
-        return calls.msync(address >>> 0, length >>> 0, flags >>> 0) | 0;
-      } catch (error) {
-        onHostError(error, "msync");
-        return -Errno.ENOMEM;
-      }
-    },
-    pagesize() {
-      return calls.pagesize();
-    },
+  const entries: { [Name in MmanImportName]: MmanImports[Name] } = {
+    brk: (address) => calls.brk(address >>> 0),
+    mmap: (address, length, prot, flags, fd, offset) =>
+      calls.mmap(address >>> 0, length >>> 0, prot >>> 0, flags >>> 0, fd | 0, offset === 0n ? 0 : offsetArgument(offset, pageSize())),
+    munmap: (address, length) => calls.munmap(address >>> 0, length >>> 0),
+    mremap: (oldAddress, oldLength, newLength, flags, newAddress) =>
+      calls.mremap(oldAddress >>> 0, oldLength >>> 0, newLength >>> 0, flags >>> 0, newAddress >>> 0),
+    madvise: (address, length, advice) => calls.madvise(address >>> 0, length >>> 0, advice >>> 0),
+    mprotect: (address, length, prot) => calls.mprotect(address >>> 0, length >>> 0, prot >>> 0),
+    msync: (address, length, flags) => calls.msync(address >>> 0, length >>> 0, flags >>> 0),
+    pagesize: () => calls.pagesize(),
   };
+  // What the guest gets when the host fails: brk's current break (its way of failing), else ENOMEM.
+  const onFailure = (name: MmanImportName): number => (name === "brk" ? calls.ctx.space.brk.breakAddress : -Errno.ENOMEM);
+  type AnyEntry = (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown) => number;
+  const imports = {} as Record<MmanImportName, AnyEntry>;
+  for (const name of Object.keys(entries) as MmanImportName[]) {
+    const entry = entries[name] as AnyEntry;
+    // Fixed parameters rather than a rest array: no allocation per call on the hot paths.
+    imports[name] = (a, b, c, d, e, f) => {
+      try {
+        return entry(a, b, c, d, e, f) | 0;
+      } catch (error) {
+        onHostError(error, name);
+        return onFailure(name) | 0;
+      }
+    };
+  }
+  return imports as unknown as MmanImports;
 }

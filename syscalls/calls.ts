@@ -2,6 +2,9 @@
  * The memory calls as one object: each call counted, errors counted, and, when a trace hook is
  * set, reported as a TraceRecord. This is the JavaScript face of the calls; ABI adapters
  * (abi-mman.ts) sit on top and only convert arguments and results.
+ *
+ * Trace hooks may call back into the calls (to read mappings, or even to map): such nested
+ * calls are served untraced, so a hook never recurses into itself (docs/hosts.md).
  */
 import { errnoName } from "../runtime/linux.js";
 import { brk } from "./brk.js";
@@ -36,20 +39,38 @@ export interface TraceRecord {
 }
 export type TraceHook = (record: TraceRecord) => void;
 
+/** Each call's implementation, indexed like CALL_NAMES: the table the methods below go through. */
+type CallFunction = (ctx: SyscallContext, ...args: number[]) => number;
+const IMPLEMENTATIONS: readonly CallFunction[] = [
+  brk as CallFunction,
+  mmap as CallFunction,
+  munmap as CallFunction,
+  mremap as CallFunction,
+  madvise as CallFunction,
+  mprotect as CallFunction,
+  msync as CallFunction,
+  pagesize as CallFunction,
+];
+
 export class MemoryCalls {
   /** Calls and failures per call, indexed like CALL_NAMES (flat arrays, cheap to bump). */
   readonly counts = new Float64Array(CALL_NAMES.length);
   readonly failures = new Float64Array(CALL_NAMES.length);
   trace: TraceHook | null = null;
+  /** Runs after every call when set (the `debug` option: checkInvariants). */
+  afterCall: (() => void) | null = null;
   private seq = 0;
+  /** True while a trace hook runs: calls it makes are served untraced. */
+  private inHook = false;
 
   constructor(readonly ctx: SyscallContext) {}
 
-  // Each call: without a trace hook, count and return (no allocation: these are hot paths);
-  // with one, go through traced(). Results are negative only for -errno (addresses are < 2^32).
+  // Without a trace hook or debug check, each call counts and returns (no allocation: these
+  // are hot paths; mmap and munmap are written out so the JIT inlines the call itself).
+  // Results are negative only for -errno (addresses are < 2^32).
 
   brk(address: number): number {
-    if (this.trace !== null) return this.traced(BRK, [address], () => brk(this.ctx, address));
+    if (this.trace !== null || this.afterCall !== null) return this.slow(BRK, [address]);
     this.counts[BRK]++;
     const result = brk(this.ctx, address);
     if (address !== 0 && result !== address) this.failures[BRK]++;
@@ -57,11 +78,7 @@ export class MemoryCalls {
   }
 
   mmap(address: number, length: number, prot: number, flags: number, fd: number, offset: number): number {
-    if (this.trace !== null) {
-      return this.traced(MMAP, [address, length, prot, flags, fd, offset], () =>
-        mmap(this.ctx, address, length, prot, flags, fd, offset),
-      );
-    }
+    if (this.trace !== null || this.afterCall !== null) return this.slow(MMAP, [address, length, prot, flags, fd, offset]);
     this.counts[MMAP]++;
     const result = mmap(this.ctx, address, length, prot, flags, fd, offset);
     if (result < 0) this.failures[MMAP]++;
@@ -69,7 +86,7 @@ export class MemoryCalls {
   }
 
   munmap(address: number, length: number): number {
-    if (this.trace !== null) return this.traced(MUNMAP, [address, length], () => munmap(this.ctx, address, length));
+    if (this.trace !== null || this.afterCall !== null) return this.slow(MUNMAP, [address, length]);
     this.counts[MUNMAP]++;
     const result = munmap(this.ctx, address, length);
     if (result < 0) this.failures[MUNMAP]++;
@@ -77,45 +94,23 @@ export class MemoryCalls {
   }
 
   mremap(oldAddress: number, oldLength: number, newLength: number, flags: number, newAddress: number): number {
-    if (this.trace !== null) {
-      return this.traced(MREMAP, [oldAddress, oldLength, newLength, flags, newAddress], () =>
-        mremap(this.ctx, oldAddress, oldLength, newLength, flags, newAddress),
-      );
-    }
-    this.counts[MREMAP]++;
-    const result = mremap(this.ctx, oldAddress, oldLength, newLength, flags, newAddress);
-    if (result < 0) this.failures[MREMAP]++;
-    return result;
+    return this.run(MREMAP, [oldAddress, oldLength, newLength, flags, newAddress]);
   }
 
   madvise(address: number, length: number, advice: number): number {
-    if (this.trace !== null) return this.traced(MADVISE, [address, length, advice], () => madvise(this.ctx, address, length, advice));
-    this.counts[MADVISE]++;
-    const result = madvise(this.ctx, address, length, advice);
-    if (result < 0) this.failures[MADVISE]++;
-    return result;
+    return this.run(MADVISE, [address, length, advice]);
   }
 
   mprotect(address: number, length: number, prot: number): number {
-    if (this.trace !== null) return this.traced(MPROTECT, [address, length, prot], () => mprotect(this.ctx, address, length, prot));
-    this.counts[MPROTECT]++;
-    const result = mprotect(this.ctx, address, length, prot);
-    if (result < 0) this.failures[MPROTECT]++;
-    return result;
+    return this.run(MPROTECT, [address, length, prot]);
   }
 
   msync(address: number, length: number, flags: number): number {
-    if (this.trace !== null) return this.traced(MSYNC, [address, length, flags], () => msync(this.ctx, address, length, flags));
-    this.counts[MSYNC]++;
-    const result = msync(this.ctx, address, length, flags);
-    if (result < 0) this.failures[MSYNC]++;
-    return result;
+    return this.run(MSYNC, [address, length, flags]);
   }
 
   pagesize(): number {
-    if (this.trace !== null) return this.traced(PAGESIZE, [], () => pagesize(this.ctx));
-    this.counts[PAGESIZE]++;
-    return pagesize(this.ctx);
+    return this.run(PAGESIZE, []);
   }
 
   /** Calls and failures per call name. */
@@ -129,21 +124,33 @@ export class MemoryCalls {
     return { calls, errors };
   }
 
-  private traced(call: number, args: number[], run: () => number): number {
-    const started = performance.now();
-    const result = run();
+  /** The rarer calls: through the table, traced and checked when asked. */
+  private run(call: number, args: number[]): number {
+    if (this.trace !== null || this.afterCall !== null) return this.slow(call, args);
     this.counts[call]++;
-    // brk fails by returning the old break instead of the address asked for; it has no errno.
-    const failed = call === BRK ? args[0] !== 0 && result !== args[0] : result < 0;
-    if (failed) this.failures[call]++;
-    const errno = !failed ? null : call === BRK ? null : errnoName(-result);
-    this.report(call, args, result, started, errno);
+    const result = IMPLEMENTATIONS[call](this.ctx, ...args);
+    if (failed(call, args, result)) this.failures[call]++;
+    return result;
+  }
+
+  private slow(call: number, args: number[]): number {
+    const started = performance.now();
+    const result = IMPLEMENTATIONS[call](this.ctx, ...args);
+    this.counts[call]++;
+    const didFail = failed(call, args, result);
+    if (didFail) this.failures[call]++;
+    if (this.afterCall !== null) this.afterCall();
+    if (this.trace !== null && !this.inHook) {
+      const errno = !didFail || call === BRK ? null : errnoName(-result);
+      this.report(call, args, result, started, errno);
+    }
     return result;
   }
 
   private report(call: number, args: number[], result: number, started: number, errno: string | null): void {
     const hook = this.trace as TraceHook;
     const now = performance.now();
+    this.inHook = true;
     try {
       hook({
         seq: ++this.seq,
@@ -156,6 +163,13 @@ export class MemoryCalls {
       });
     } catch {
       // A failing trace hook must not fail the guest's call; the call itself has happened.
+    } finally {
+      this.inHook = false;
     }
   }
+}
+
+/** brk fails by returning the old break instead of the address asked for; the rest by -errno. */
+function failed(call: number, args: number[], result: number): boolean {
+  return call === BRK ? args[0] !== 0 && result !== args[0] : result < 0;
 }

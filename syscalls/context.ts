@@ -3,7 +3,8 @@
  * file descriptor into a file. The calls in this folder are written once against this; the
  * `mman` import module (abi-mman.ts) and any later ABI only translate arguments and results.
  */
-import type { AddressSpace, MappableFile } from "../runtime/address-space.js";
+import type { AddressSpace } from "../runtime/address-space.js";
+import type { MappableFile } from "./file-mappings.js";
 
 /** Turns a guest file descriptor into a file that can back a mapping. */
 export interface FileResolver {
@@ -18,3 +19,6 @@ export interface SyscallContext {
 
 /** Result type of a call: an address or 0 on success, `-errno` on failure. */
 export type CallResult = number;
+
+/** A call's plan, or the -errno that stopped it before anything changed. */
+export type Planned<Plan> = Plan | number;

@@ -2,8 +2,7 @@
  * createMman(): the public entry point. Builds the engine, the calls and the `mman` import
  * module, and attaches to a guest's memory once the instance exists.
  */
-import { AddressSpace, type MappingInfo } from "../runtime/address-space.js";
-import { countSet } from "../runtime/bitmap.js";
+import { AddressSpace } from "../runtime/address-space.js";
 import { growthPolicy, type GrowthOption } from "../runtime/growth.js";
 import { WASM_PAGE_SIZE } from "../runtime/linux.js";
 import { WasmLinearMemory, type LinearMemory } from "../runtime/memory.js";
@@ -11,6 +10,24 @@ import { DEFAULT_PAGE_SIZE, pageGeometry } from "../runtime/page-size.js";
 import { mmanImports, MMAN_MODULE, type MmanImports } from "./abi-mman.js";
 import { MemoryCalls, type CallName, type TraceHook } from "./calls.js";
 import type { FileResolver, SyscallContext } from "./context.js";
+import type { MappableFile } from "./file-mappings.js";
+
+/** One mapping, as reported to JavaScript callers (a snapshot, not live state). */
+export interface MappingInfo {
+  address: number;
+  length: number;
+  prot: number;
+  flags: number;
+  requestedBytes: number;
+  file: MappableFile | null;
+  fileOffset: number;
+}
+
+/**
+ * Memories some engine manages: a second engine on one of them would hand out the same pages,
+ * so attach() refuses it. Weak: a memory that is gone is forgotten.
+ */
+const managedMemories = new WeakSet<object>();
 
 export interface MmanOptions {
   /** libc page size in bytes: a power of two from 4096 to 65536. Default 4096. */
@@ -25,6 +42,8 @@ export interface MmanOptions {
   files?: FileResolver;
   /** Where notices go (the heap-base fallback, host errors). Default: console.warn. */
   onWarning?: (message: string) => void;
+  /** Check every invariant after every call (slow; for tests and debugging). Default false. */
+  debug?: boolean;
 }
 
 /** What attach() accepts: an instance (its exports), or a memory with an optional heap base. */
@@ -59,8 +78,12 @@ export interface MmanStats {
   growFailures: number;
   /** Bytes the guest (or its WASI host) grew itself. */
   foreignBytes: number;
-  /** Bytes cleared because pages were reused. */
+  /** Bytes written to make reused pages read as zeros (bytes already zero are not written). */
   clearedBytes: number;
+  /** Bytes of reused pages looked at before clearing. */
+  checkedBytes: number;
+  /** brk calls that asked for more memory and were refused (musl then falls back to mmap). */
+  brkRefusals: number;
   /** Write-backs of shared file mappings that the file refused (its write threw). */
   writeBackFailures: number;
   /** JavaScript memory the page bookkeeping uses. */
@@ -87,7 +110,7 @@ export interface Mman {
   /** The import-object fragment to spread into WebAssembly.instantiate: `{ mman: {...} }`. */
   readonly imports: { mman: MmanImports & WebAssembly.ModuleImports };
   readonly pageSize: number;
-  /** The engine (read-only use: pageKinds(), mappings(), counters). */
+  /** The engine (read-only use: space.view.pageKinds(), space.counters). */
   readonly space: AddressSpace;
   /** The Linux-semantics calls, callable from JavaScript (results: address/0 or -errno). */
   readonly calls: MemoryCalls;
@@ -104,7 +127,7 @@ function fail(message: string): never {
   throw new TypeError(`wasi-mman: ${message}`);
 }
 
-const OPTION_KEYS = new Set(["pageSize", "maxMemoryBytes", "growth", "trace", "files", "onWarning"]);
+const OPTION_KEYS = new Set(["pageSize", "maxMemoryBytes", "growth", "trace", "files", "onWarning", "debug"]);
 
 function isLinearMemory(value: unknown): value is LinearMemory {
   const memory = value as LinearMemory;
@@ -125,12 +148,14 @@ export function createMman(options: MmanOptions = {}): Mman {
   if (options.trace !== undefined && typeof options.trace !== "function") fail("trace must be a function");
   if (options.files !== undefined && typeof options.files?.resolve !== "function") fail("files must have a resolve(fd) method");
   if (options.onWarning !== undefined && typeof options.onWarning !== "function") fail("onWarning must be a function");
+  if (options.debug !== undefined && typeof options.debug !== "boolean") fail("debug must be true or false");
   const warn = options.onWarning ?? ((message: string) => console.warn(message));
 
   const space = new AddressSpace({ geometry, growth, maxMemoryBytes });
   const ctx: SyscallContext = { space, files: options.files ?? null };
   const calls = new MemoryCalls(ctx);
   calls.trace = options.trace ?? null;
+  if (options.debug === true) calls.afterCall = () => space.checkInvariants();
   const imports = mmanImports(calls, (error, call) => {
     warn(`wasi-mman: internal error in ${call} (the guest got an error result): ${error instanceof Error ? error.stack : String(error)}`);
   });
@@ -164,6 +189,10 @@ export function createMman(options: MmanOptions = {}): Mman {
     }
     const linear = memory instanceof WebAssembly.Memory ? new WasmLinearMemory(memory) : isLinearMemory(memory) ? memory : null;
     if (linear === null) fail("attach() needs a WebAssembly.Memory");
+    if (space.attached) fail("this instance is already attached to a memory; make one createMman() per memory");
+    if (managedMemories.has(memory as object)) {
+      fail("another wasi-mman instance already manages this memory; two engines on one memory would hand out the same pages");
+    }
     if (heapBase === undefined) {
       heapBase = linear.byteLength();
       warn(
@@ -172,40 +201,47 @@ export function createMman(options: MmanOptions = {}): Mman {
       );
     }
     space.attach(linear, heapBase);
+    managedMemories.add(memory as object);
     return { heapBase, heapBaseSource: source };
   }
 
+  /** O(1) and without side effects: reading statistics never changes where the next mapping lands. */
   function stats(): MmanStats {
-    space.sync();
     const c = space.counters;
     const pageSize = space.pageSize;
     const mappedBytes = c.mappedPages * pageSize;
     const wastage = (mapped: number, requested: number): number => (mapped > 0 ? (mapped - requested) / mapped : 0);
     const { calls: callCounts, errors } = calls.tallies();
+    // Growth by the guest since the last call is foreign; it is adopted at the next call.
+    const memoryBytes = space.memory === null ? 0 : space.memory.byteLength();
+    const unadopted = Math.max(0, memoryBytes - space.memoryBytes);
+    const area = space.brk;
     return {
       pageSize,
-      heapBase: space.heapBase,
-      brk: space.breakAddress,
-      brkBytes: space.breakAddress - space.heapBase,
+      heapBase: area.heapBase,
+      brk: area.breakAddress,
+      brkBytes: area.brkBytes,
       liveMappings: c.liveMappings,
       mappedBytes,
       requestedBytes: c.requestedBytes,
       wastageBytes: mappedBytes - c.requestedBytes,
       wastage: wastage(mappedBytes, c.requestedBytes),
-      linearMemoryBytes: space.memoryBytes,
+      linearMemoryBytes: memoryBytes,
       growCalls: c.growCalls,
       growFailures: c.growFailures,
-      foreignBytes: countSet(space.foreign, 0, space.ownedPages) * pageSize,
+      foreignBytes: c.foreignPages * pageSize + unadopted,
       clearedBytes: c.clearedBytes,
+      checkedBytes: c.checkedBytes,
+      brkRefusals: c.brkRefusals,
       writeBackFailures: c.writeBackFailures,
-      bookkeepingBytes: space.bookkeepingBytes,
-      bitmapBytes: space.bitmapBytes,
+      bookkeepingBytes: space.view.bookkeepingBytes,
+      bitmapBytes: space.view.bitmapBytes,
       peak: {
         mappedBytes: c.peakMappedBytes,
         requestedBytes: c.requestedAtPeakMapped,
         wastage: wastage(c.peakMappedBytes, c.requestedAtPeakMapped),
         brkBytes: c.peakBrkBytes,
-        linearMemoryBytes: c.peakMemoryBytes,
+        linearMemoryBytes: Math.max(c.peakMemoryBytes, memoryBytes),
         liveMappings: c.peakLiveMappings,
       },
       cumulative: {
@@ -218,6 +254,19 @@ export function createMman(options: MmanOptions = {}): Mman {
     };
   }
 
+  function mappings(): MappingInfo[] {
+    const pageSize = space.pageSize;
+    return space.view.records().map((r) => ({
+      address: r.start * pageSize,
+      length: r.pages * pageSize,
+      prot: r.prot,
+      flags: r.flags,
+      requestedBytes: r.requestedBytes,
+      file: r.file as MappableFile | null,
+      fileOffset: r.fileOffset,
+    }));
+  }
+
   return {
     imports: { [MMAN_MODULE]: imports } as { mman: MmanImports & WebAssembly.ModuleImports },
     pageSize: geometry.size,
@@ -225,7 +274,7 @@ export function createMman(options: MmanOptions = {}): Mman {
     calls,
     attach,
     stats,
-    mappings: () => space.mappings(),
+    mappings,
     checkInvariants: (deep = false) => space.checkInvariants(deep),
     setTrace: (hook) => {
       if (hook !== null && typeof hook !== "function") fail("setTrace() needs a function or null");

@@ -1,25 +1,52 @@
 /**
- * mremap(2): shrinks in place, grows in place when the pages after the mapping are free (or
- * can be grown at the end of memory), otherwise moves with MREMAP_MAYMOVE, keeping the bytes.
- * MREMAP_FIXED moves to a given address, replacing what is there; MREMAP_DONTUNMAP leaves the
- * old range mapped and empty.
+ * mremap(2): shrinks in place; grows in place when the pages after the mapping are free;
+ * otherwise, with MREMAP_MAYMOVE, moves into a free run when one fits without growing memory;
+ * only then grows memory, in place when the mapping ends where the wilderness starts, else by
+ * moving into the wilderness. MREMAP_FIXED moves to a given address, replacing what is there;
+ * MREMAP_DONTUNMAP leaves the old range mapped and empty.
+ *
+ * Why a move before growth (docs/semantics.md, "mremap"): linear memory never shrinks, so
+ * memory grown for one buffer stays with the process, while a move costs one copy of the
+ * buffer's written pages. There is no size above which growth is preferred: a realloc loop
+ * that grows in place at the end of memory leaves its old space behind every round.
  *
  * Deviations: old_len 0 (which duplicates a shared mapping on Linux) is EINVAL; so is
  * MREMAP_DONTUNMAP on anything but private anonymous memory.
  */
 import { ADDRESS_LIMIT_32, Errno, MapFlags, Mremap } from "../runtime/linux.js";
-import type { SyscallContext } from "./context.js";
+import type { Planned, SyscallContext } from "./context.js";
+import { readFilePages, writeBackRange, type MappableFile } from "./file-mappings.js";
 
 const KNOWN = Mremap.MAYMOVE | Mremap.FIXED | Mremap.DONTUNMAP;
 
-export function mremap(
-  ctx: SyscallContext,
-  oldAddress: number,
-  oldLength: number,
-  newLength: number,
-  flags: number,
-  newAddress: number,
-): number {
+/** What mremap will do, worked out before anything changes. */
+export interface MremapPlan {
+  kind: "shrink" | "in-place" | "move";
+  /** First page of the old range, and its pages. */
+  from: number;
+  oldPages: number;
+  newPages: number;
+  newLength: number;
+  /** The old range is its whole (merged) mapping. */
+  whole: boolean;
+  /** Pages [0, growTo) must exist first (0: no growth). */
+  growTo: number;
+  /** "move": the new first page, or -1 to place it (placement.ts), without growth when `noGrowth`. */
+  to: number;
+  noGrowth: boolean;
+  /** MREMAP_FIXED: what lies at the new range is replaced. */
+  replace: boolean;
+  dontUnmap: boolean;
+  /** For a file mapping that grows: the file's bytes for the added pages, read in advance. */
+  addedFileBytes: Uint8Array | null;
+}
+
+export function mremap(ctx: SyscallContext, oldAddress: number, oldLength: number, newLength: number, flags: number, newAddress: number): number {
+  const plan = planMremap(ctx, oldAddress, oldLength, newLength, flags, newAddress);
+  return typeof plan === "number" ? plan : applyMremap(ctx, plan);
+}
+
+export function planMremap(ctx: SyscallContext, oldAddress: number, oldLength: number, newLength: number, flags: number, newAddress: number): Planned<MremapPlan> {
   const space = ctx.space;
   if (!space.attached) return -Errno.ENOSYS;
   const pageSize = space.pageSize;
@@ -34,55 +61,120 @@ export function mremap(
   const oldPages = space.pagesFor(oldLength);
   const newPages = space.pagesFor(newLength);
   const from = oldAddress / pageSize;
+  // Looks at the free map as it is (changes nothing a guest can see).
   space.sync();
 
   // The old range must lie inside one mapping (vma_to_resize: EFAULT otherwise). Linux merges
   // adjacent compatible vmas as it goes (two mmaps side by side, a split undone by mprotect):
-  // records here are merged on demand, which changes nothing a guest can see.
-  if (!space.mergeRange(from, from + oldPages)) return -Errno.EFAULT;
+  // records here are merged on demand, in the apply step, which changes nothing a guest can see.
+  if (!space.coveredAsOne(from, from + oldPages)) return -Errno.EFAULT;
   const mapping = space.mappingAt(from);
+  const record = space.record(mapping);
   // DONTUNMAP leaves the old range mapped and empty: defined here for private anonymous
   // memory only (as on Linux before 5.13); anything else is EINVAL.
-  if (dontUnmap && space.mapFlags[mapping] !== (MapFlags.PRIVATE | MapFlags.ANONYMOUS)) return -Errno.EINVAL;
-  const wholeMapping = mapping === from && space.mapPages[mapping] === oldPages;
-  const endsMapping = mapping + space.mapPages[mapping] === from + oldPages;
-  const memory = space.memory;
-  if (memory === null) return -Errno.ENOSYS;
+  if (dontUnmap && record.flags !== (MapFlags.PRIVATE | MapFlags.ANONYMOUS)) return -Errno.EINVAL;
+  const mergedEnd = endOfMerged(ctx, mapping, from + oldPages);
+  const plan: MremapPlan = {
+    kind: "move",
+    from,
+    oldPages,
+    newPages,
+    newLength,
+    whole: mapping === from && mergedEnd === from + oldPages,
+    growTo: 0,
+    to: -1,
+    noGrowth: false,
+    replace: false,
+    dontUnmap,
+    addedFileBytes: null,
+  };
+  const end = from + oldPages;
+  if (newPages > oldPages && record.file !== null) {
+    // Read what the added pages show before anything moves: a failing read changes nothing.
+    const offset = record.fileOffset + (end - mapping) * pageSize;
+    plan.addedFileBytes = readFilePages(record.file as MappableFile, offset, newPages - oldPages, pageSize);
+  }
 
   if (fixed) {
     if ((newAddress & space.pageMask) !== 0) return -Errno.EINVAL;
     const to = newAddress / pageSize;
     const toEnd = to + newPages;
-    if (to < from + oldPages && from < toEnd) return -Errno.EINVAL;
+    if (to < end && from < toEnd) return -Errno.EINVAL;
     if (toEnd > space.limitPage) return -Errno.ENOMEM;
-    if (to < space.regionStartPage || space.touchesUnmappable(to, toEnd)) return -Errno.EPERM;
-    if (toEnd > space.ownedPages && !space.growTo(toEnd)) return -Errno.ENOMEM;
-    space.unmap(to, toEnd);
-    space.takeFree(to, toEnd);
-    moveTo(ctx, from, oldPages, to, newPages, newLength, dontUnmap);
-    fillFromFile(ctx, to, oldPages, newPages);
-    return to * pageSize;
+    if (to < space.brk.regionStartPage || space.touchesForeign(to, toEnd)) return -Errno.EPERM;
+    plan.to = to;
+    plan.replace = true;
+    plan.growTo = toEnd > space.ownedPages ? toEnd : 0;
+    return plan;
   }
-
-  // MREMAP_DONTUNMAP always moves (mremap(2)); otherwise a shrink or same size stays put.
+  // MREMAP_DONTUNMAP always moves (mremap(2)); otherwise a shrink or the same size stays put.
   if (newPages <= oldPages && !dontUnmap) {
-    if (wholeMapping) space.resizeMapping(from, newPages, newLength);
-    else space.unmap(from + newPages, from + oldPages);
-    return oldAddress;
+    plan.kind = "shrink";
+    return plan;
   }
-
-  // Grow in place when the old range ends its mapping and the next pages are free.
-  if (endsMapping && !dontUnmap && space.isFree(from + oldPages, from + newPages) && space.takeFree(from + oldPages, from + newPages)) {
-    space.splitAt(from);
-    space.resizeMapping(from, newPages, newLength);
-    fillFromFile(ctx, from, oldPages, newPages);
-    return oldAddress;
+  const endsMapping = mergedEnd === end;
+  const added = from + newPages;
+  if (!dontUnmap && endsMapping && space.isFree(end, added)) {
+    plan.kind = "in-place";
+    return plan;
+  }
+  if (mayMove && space.canPlaceWithoutGrowth(newPages)) {
+    plan.noGrowth = true;
+    return plan;
+  }
+  if (!dontUnmap && endsMapping && space.isWildernessStart(end) && added <= space.limitPage) {
+    // The mapping ends where the wilderness starts: growth extends both, leaving no hole.
+    plan.kind = "in-place";
+    plan.growTo = added;
+    return plan;
   }
   if (!mayMove) return -Errno.ENOMEM;
-  const to = space.placeAnywhere(newPages);
-  if (to < 0) return -Errno.ENOMEM;
-  moveTo(ctx, from, oldPages, to, newPages, newLength, dontUnmap);
-  fillFromFile(ctx, to, oldPages, newPages);
+  return plan;
+}
+
+/** The end page of the run of records that coveredAsOne would merge, starting at `mapping`. */
+function endOfMerged(ctx: SyscallContext, mapping: number, atLeast: number): number {
+  const space = ctx.space;
+  let end = mapping + space.record(mapping).pages;
+  while (end < atLeast) end += space.record(end).pages;
+  return end;
+}
+
+export function applyMremap(ctx: SyscallContext, plan: MremapPlan): number {
+  const space = ctx.space;
+  const pageSize = space.pageSize;
+  const { from, oldPages, newPages, newLength } = plan;
+  // Growing is the only step that can fail, so it goes first.
+  if (plan.growTo > 0 && !space.growTo(plan.growTo)) return -Errno.ENOMEM;
+  space.merge(from, from + oldPages);
+  if (plan.kind === "shrink") {
+    if (space.hasFileMappings) writeBackRange(space, from + newPages, from + oldPages);
+    if (plan.whole) space.resizeMapping(from, newPages, newLength);
+    else space.unmap(from + newPages, from + oldPages);
+    return from * pageSize;
+  }
+  if (plan.kind === "in-place") {
+    space.takeAt(from + oldPages, from + newPages);
+    space.splitAt(from);
+    space.resizeMapping(from, newPages, newLength);
+    showFileBytes(ctx, plan, from);
+    return from * pageSize;
+  }
+  let to = plan.to;
+  if (plan.replace) {
+    const toEnd = to + newPages;
+    if (space.hasFileMappings) writeBackRange(space, to, toEnd);
+    space.unmap(to, toEnd);
+    space.takeAt(to, toEnd);
+  } else {
+    to = plan.noGrowth ? space.placeWithoutGrowth(newPages) : space.placeAnywhere(newPages);
+    if (to < 0) return -Errno.ENOMEM;
+  }
+  space.splitAt(from);
+  space.splitAt(from + oldPages);
+  space.copyPages(from, to, Math.min(oldPages, newPages));
+  space.moveMapping(from, to, newPages, newLength, plan.dontUnmap);
+  showFileBytes(ctx, plan, to);
   return to * pageSize;
 }
 
@@ -90,34 +182,7 @@ export function mremap(
  * A file mapping that grew shows the file's next bytes in its new pages, as Linux maps them
  * (zeros past the end of the file). Without this a shared mapping would write zeros back.
  */
-function fillFromFile(ctx: SyscallContext, start: number, oldPages: number, newPages: number): void {
-  const space = ctx.space;
-  const file = space.fileOf(start);
-  if (file === null || newPages <= oldPages) return;
-  const pageSize = space.pageSize;
-  const offset = space.mapFileOffset[start] + oldPages * pageSize;
-  const count = Math.min((newPages - oldPages) * pageSize, file.size() - offset);
-  if (count <= 0) return;
-  const base = (start + oldPages) * pageSize;
-  file.read(offset, (space.memory as NonNullable<typeof space.memory>).bytes().subarray(base, base + count));
-}
-
-/** Copies the old range's bytes to pages already taken at `to` and moves the mapping record. */
-function moveTo(
-  ctx: SyscallContext,
-  from: number,
-  oldPages: number,
-  to: number,
-  newPages: number,
-  newLength: number,
-  keepOld: boolean,
-): void {
-  const space = ctx.space;
-  const pageSize = space.pageSize;
-  const bytes = (space.memory as NonNullable<typeof space.memory>).bytes();
-  const copyBytes = Math.min(oldPages, newPages) * pageSize;
-  bytes.copyWithin(to * pageSize, from * pageSize, from * pageSize + copyBytes);
-  space.splitAt(from);
-  space.splitAt(from + oldPages);
-  space.moveMapping(from, to, newPages, newLength, keepOld);
+function showFileBytes(ctx: SyscallContext, plan: MremapPlan, start: number): void {
+  const bytes = plan.addedFileBytes;
+  if (bytes !== null && bytes.length > 0) ctx.space.bytes().set(bytes, (start + plan.oldPages) * ctx.space.pageSize);
 }

@@ -5,6 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { ArrayLinearMemory, createMman, PageKind } from "../index.js";
 import { FreeRunIndex } from "../runtime/free-index.js";
+import type { FreeRuns } from "../runtime/free-runs.js";
+import type { PageTable } from "../runtime/page-table.js";
 import { mapAnon, MAP_ANON, MAP_FIXED, PAGE_SIZES, PROT_RW, testSpace } from "./helpers/space.js";
 
 const ENOMEM = -12;
@@ -39,23 +41,29 @@ describe.each(PAGE_SIZES)("engine with %i-byte pages", (page) => {
     t.mman.checkInvariants();
   });
 
-  it("places mappings top-down, away from the break, and reuses freed holes before growing", () => {
+  it("places mappings in holes first, low end first, the wilderness last, and grows only for the wilderness", () => {
     const t = testSpace(page, { growth: "exact" });
     const calls = t.mman.calls;
-    // Make room first: one large free run above the break (64 pages: too large to be recycled).
-    const room = mapAnon(t, 64 * page);
-    expect(calls.munmap(room, 64 * page)).toBe(0);
-    const a = mapAnon(t, 4 * page);
+    const regionStart = Math.ceil(t.heapBase / page) * page;
+    // Nothing mapped: the wilderness starts at the break, and its lowest pages go first.
+    const a = mapAnon(t, 64 * page);
+    expect(a).toBe(regionStart);
     const b = mapAnon(t, 4 * page);
-    expect(a + 4 * page).toBe(t.mman.stats().linearMemoryBytes); // at the top of memory
-    expect(b).toBe(a - 4 * page); // then downwards
+    expect(b).toBe(a + 64 * page);
+    const c = mapAnon(t, 4 * page);
+    expect(c).toBe(b + 4 * page);
+    expect(t.mman.stats().linearMemoryBytes).toBe(Math.ceil((c + 4 * page) / 65536) * 65536); // exact growth
     const growsBefore = t.mman.stats().growCalls;
-    expect(calls.munmap(a, 4 * page)).toBe(0);
-    for (let i = 0; i < 14; i++) expect(mapAnon(t, 4 * page)).toBeGreaterThan(0); // fills the room
+    // A hole that is not at the break is carved from its low end.
+    expect(calls.munmap(b, 4 * page)).toBe(0);
+    expect(mapAnon(t, 2 * page)).toBe(b);
+    expect(mapAnon(t, 2 * page)).toBe(b + 2 * page);
+    // The hole at the break is carved from its high end, so brk can grow into what is left.
+    expect(calls.munmap(a, 64 * page)).toBe(0);
+    expect(mapAnon(t, 4 * page)).toBe(a + 60 * page);
     expect(t.mman.stats().growCalls).toBe(growsBefore);
-    // The break can still grow up to the lowest mapping.
-    const lowest = Math.min(...t.mman.mappings().map((m) => m.address));
-    expect(calls.brk(lowest)).toBe(lowest);
+    expect(calls.brk(a + 60 * page)).toBe(a + 60 * page);
+    expect(calls.brk(a + 60 * page + 1)).toBe(a + 60 * page); // not into the mapping
     t.mman.checkInvariants(true);
   });
 
@@ -130,7 +138,9 @@ describe.each(PAGE_SIZES)("engine with %i-byte pages", (page) => {
     const before = t.memory.byteLength();
     t.memory.grow(2); // the guest's own memory.grow
     const a = mapAnon(t, page);
-    expect(a === -12 || a < before || a >= before + 2 * 65536).toBe(true);
+    // Below the guest's pages when a free page is left there, else above them.
+    const regionStart = Math.ceil(t.heapBase / page) * page;
+    expect(a).toBe(regionStart < before ? regionStart : before + 2 * 65536);
     const stats = t.mman.stats();
     expect(stats.foreignBytes).toBe(2 * 65536);
     const kinds = t.mman.space.pageKinds();
@@ -191,24 +201,31 @@ describe("page kinds and invariants", () => {
       mutate(t);
       expect(() => t.mman.checkInvariants(true)).toThrow(message);
     };
+    // The checker reads the engine's private parts; so do these tests, to break them on purpose.
+    const parts = (t: ReturnType<typeof testSpace>) =>
+      t.mman.space as unknown as { table: PageTable; runs: FreeRuns; statistics: { counters: { liveMappings: number } } };
     corrupt((t) => {
       const a = t.mman.mappings()[0].address / 4096;
-      t.mman.space.used[a >>> 5] &= ~(1 << (a & 31));
-    }, /not marked used|free|used/);
+      parts(t).table.markFree(a, a + 1);
+    }, /mapping at page \d+ has a page not marked used/);
     corrupt((t) => {
-      t.mman.space.counters.liveMappings++;
-    }, /mappings found/);
+      parts(t).statistics.counters.liveMappings++;
+    }, /1 mappings found, 2 accounted/);
     corrupt((t) => {
-      const [start] = t.mman.space.free.allRuns().next().value as [number, number];
-      t.mman.space.free.runStartAt[start] = 12345;
-      t.mman.space.free.runStartAt.fill(-1);
-    }, /end tag/);
+      const a = t.mman.mappings()[0].address / 4096;
+      t.mman.calls.mmap(0, 4096, PROT_RW, 0x22, -1, 0); // a fence, so that unmapping a leaves a hole
+      t.mman.calls.mmap(0, 4096 * 40, PROT_RW, 0x22, -1, 0);
+      t.mman.calls.munmap(a * 4096, 4096 * 41); // not recycled: too large
+      const [start] = parts(t).runs.index.allRuns().next().value as [number, number];
+      parts(t).runs.index.runStartAt.fill(-1);
+      expect(start).toBeGreaterThan(0);
+    }, /wrong end tag/);
     corrupt((t) => {
-      const [start, length] = t.mman.space.free.allRuns().next().value as [number, number];
+      const [start, length] = parts(t).runs.allRuns().next().value as [number, number];
       const page = start + length - 1;
-      t.mman.space.dirty[page >>> 5] &= ~(1 << (page & 31));
+      parts(t).table.markClean(page, page + 1);
       t.bytes()[page * 4096] = 1;
-    }, /non-zero/);
+    }, /free clean page \d+ holds a non-zero byte/);
   });
 
   it("rejects bad options with readable errors", () => {

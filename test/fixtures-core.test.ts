@@ -79,18 +79,16 @@ describe.each([4096, 16384, 65536])("core-guest.wat with %i-byte pages", (page) 
 
   it("mremap grows in place when it can and moves with MREMAP_MAYMOVE, keeping the bytes", async () => {
     const { guest, mman } = await start(page);
-    const room = u32(guest.map(16 * page));
-    guest.unmap(room, 16 * page);
     const m = u32(guest.map(page));
     guest.fill(m, page, 3);
-    // Top-down placement leaves free pages below a mapping, not above: so first shrink an
-    // adjacent pair to make room above.
+    // Placement takes the lowest pages of the wilderness: the pair lands right above m.
     const pair = u32(guest.map(2 * page));
-    expect(pair + 2 * page).toBe(m);
+    expect(pair).toBe(m + page);
     guest.fill(pair, page, 4);
     expect(guest.unmap(pair + page, page)).toBe(0);
     expect(u32(guest.remap(pair, page, 2 * page, 0))).toBe(pair); // in place
     expect(guest.nonzero(pair + page, page)).toBe(0);
+    expect(u32(guest.map(page))).toBe(pair + 2 * page); // a blocker right above the pair
     expect(guest.remap(pair, 2 * page, 3 * page, 0)).toBe(-12); // blocked, may not move
     const moved = u32(guest.remap(pair, 2 * page, 3 * page, 1));
     expect(moved).not.toBe(pair);

@@ -10,7 +10,7 @@ import { runWithNodeWasi } from "../hosts/node-wasi.js";
 import { runWithShim } from "../hosts/shim.js";
 import { mappableFromShimFd, shimFileResolver } from "../hosts/shim-files.js";
 import { Errno } from "../runtime/linux.js";
-import type { MappableFile } from "../runtime/address-space.js";
+import type { MappableFile } from "../syscalls/file-mappings.js";
 
 const PROT_READ = 1;
 const PROT_RW = 3;

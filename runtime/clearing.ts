@@ -1,0 +1,91 @@
+/**
+ * Clearing: every page handed out reads as zeros (mmap(2): anonymous memory is zero-filled),
+ * without writing a byte the guest did not write.
+ *
+ * Two facts decide the design (measured here; ../shared/NOTES.md and docs/semantics.md):
+ * the first write to a never-touched page faults it in and commits it (about 3 us per 4 KiB),
+ * while reading it maps the kernel's shared zero page and commits nothing. So a page that was
+ * handed out before ("dirty") is not filled blindly: the zeroer looks at it first and writes
+ * only the span that holds non-zero bytes. A page the guest never wrote is then never written
+ * by the host either, and the process's resident memory follows what the guest wrote.
+ *
+ * The dirty bit still pays: a page fresh from memory.grow is known to be zero and is not even
+ * looked at, so a program that never reuses memory pays nothing here.
+ */
+import type { LinearMemory } from "./memory.js";
+import type { PageTable } from "./page-table.js";
+import type { Counters } from "./statistics.js";
+import { jsZeroer, type Zeroer } from "./zeroing.js";
+
+export class Clearing {
+  zeroer: Zeroer = jsZeroer;
+
+  constructor(
+    private readonly table: PageTable,
+    private readonly pageSize: number,
+    private readonly counters: Counters,
+  ) {}
+
+  /** Makes the dirty pages of [from, to) read as zeros and marks them clean. */
+  clearDirty(memory: LinearMemory, from: number, to: number): void {
+    const table = this.table;
+    if (to - from === 1) {
+      // One page: the most common mapping, worth its own path.
+      if (!table.isDirty(from)) return;
+      this.zero(memory, from, to);
+      table.markClean(from, to);
+      return;
+    }
+    if (!table.anyDirty(from, to)) return;
+    for (let page = table.nextDirty(from, to); page >= 0; ) {
+      let end = page + 1;
+      while (end < to && table.isDirty(end)) end++;
+      this.zero(memory, page, end);
+      page = end < to ? table.nextDirty(end, to) : -1;
+    }
+    table.markClean(from, to);
+  }
+
+  /** Makes pages [from, to) that stay in use read as zeros (MADV_DONTNEED, MREMAP_DONTUNMAP). */
+  zeroInUse(memory: LinearMemory, from: number, to: number): void {
+    this.zero(memory, from, to);
+  }
+
+  /**
+   * Copies `pages` pages from page `from` to page `to`, whose pages read as zeros already (they
+   * were just taken): pages of the source that read as zeros are skipped, so a move (mremap)
+   * writes, and commits, only what the guest wrote. The ranges do not overlap.
+   */
+  copyWritten(memory: LinearMemory, from: number, to: number, pages: number): void {
+    const size = this.pageSize;
+    const bytes = memory.bytes();
+    const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+    const wordsPerPage = size >>> 2;
+    for (let i = 0; i < pages; ) {
+      if (isZeroPage(words, (from + i) * wordsPerPage, wordsPerPage)) {
+        i++;
+        continue;
+      }
+      // Copy the run of pages holding data in one call.
+      let end = i + 1;
+      while (end < pages && !isZeroPage(words, (from + end) * wordsPerPage, wordsPerPage)) end++;
+      bytes.copyWithin((to + i) * size, (from + i) * size, (from + end) * size);
+      i = end;
+    }
+  }
+
+  private zero(memory: LinearMemory, from: number, to: number): void {
+    const size = this.pageSize;
+    this.counters.checkedBytes += (to - from) * size;
+    this.counters.clearedBytes += this.zeroer.clear(memory.bytes(), from * size, to * size, size);
+  }
+}
+
+/** True when `count` words from `first` are all zero (stops at the first that is not). */
+function isZeroPage(words: Int32Array, first: number, count: number): boolean {
+  const end = first + count;
+  for (let i = first; i < end; i += 4) {
+    if ((words[i] | words[i + 1] | words[i + 2] | words[i + 3]) !== 0) return false;
+  }
+  return true;
+}

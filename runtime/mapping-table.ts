@@ -1,0 +1,139 @@
+/**
+ * The mapping table: one record per mapping, kept in flat typed arrays indexed by the
+ * mapping's first page (meaningful where the page table's `starts` bit is set). Files are kept
+ * as opaque objects in a slot table with reference counts: the engine never reads or writes a
+ * file (syscalls/file-mappings.ts does), it only remembers which file backs which pages.
+ */
+
+/** A record's fields, as the calls read them (a snapshot; changing it changes nothing). */
+export interface MappingRecord {
+  /** First page. */
+  start: number;
+  pages: number;
+  prot: number;
+  /** The map type and MAP_ANONYMOUS, as given to mmap. */
+  flags: number;
+  requestedBytes: number;
+  /** The object the file resolver returned, or null for anonymous memory. */
+  file: object | null;
+  /** Byte offset in the file of the first page. */
+  fileOffset: number;
+}
+
+export class MappingTable {
+  pages = new Int32Array(0);
+  prot = new Uint8Array(0);
+  flags = new Int32Array(0);
+  requested = new Float64Array(0);
+  /** 0 = anonymous; otherwise 1 + a slot in `files`. */
+  fileSlot = new Int32Array(0);
+  fileOffset = new Float64Array(0);
+  private files: (object | null)[] = [];
+  private fileKeys: (object | null)[] = [];
+  private fileRefs: number[] = [];
+  /** Records backed by a file (lets anonymous-only programs skip every file step). */
+  fileRecords = 0;
+
+  ensureCapacity(capacity: number): void {
+    if (capacity <= this.pages.length) return;
+    const grow = <T extends Int32Array | Uint8Array | Float64Array>(old: T, make: (n: number) => T): T => {
+      const next = make(capacity);
+      next.set(old);
+      return next;
+    };
+    this.pages = grow(this.pages, (n) => new Int32Array(n));
+    this.prot = grow(this.prot, (n) => new Uint8Array(n));
+    this.flags = grow(this.flags, (n) => new Int32Array(n));
+    this.requested = grow(this.requested, (n) => new Float64Array(n));
+    this.fileSlot = grow(this.fileSlot, (n) => new Int32Array(n));
+    this.fileOffset = grow(this.fileOffset, (n) => new Float64Array(n));
+  }
+
+  /** Writes a record at `start` (the page table's start bit is the caller's). */
+  write(start: number, pages: number, prot: number, flags: number, requested: number, file: object | null, fileOffset: number): void {
+    this.pages[start] = pages;
+    this.prot[start] = prot;
+    this.flags[start] = flags;
+    this.requested[start] = requested;
+    this.fileSlot[start] = file === null ? 0 : this.refFile(file) + 1;
+    this.fileOffset[start] = fileOffset;
+  }
+
+  /** Copies the record at `from` to `to` with a new length and request (a split's right part). */
+  copySplit(from: number, to: number, pages: number, requested: number, offsetDelta: number): void {
+    this.pages[to] = pages;
+    this.prot[to] = this.prot[from];
+    this.flags[to] = this.flags[from];
+    this.requested[to] = requested;
+    const slot = this.fileSlot[from];
+    this.fileSlot[to] = slot;
+    if (slot !== 0) {
+      this.fileRefs[slot - 1]++;
+      this.fileRecords++;
+    }
+    this.fileOffset[to] = this.fileOffset[from] + offsetDelta;
+  }
+
+  /** Forgets the record at `start`, dropping its file reference. */
+  clear(start: number): void {
+    const slot = this.fileSlot[start];
+    if (slot !== 0) {
+      this.fileRecords--;
+      if (--this.fileRefs[slot - 1] === 0) {
+        this.files[slot - 1] = null;
+        this.fileKeys[slot - 1] = null;
+      }
+    }
+    this.fileSlot[start] = 0;
+    this.pages[start] = 0;
+    this.requested[start] = 0;
+  }
+
+  fileOf(start: number): object | null {
+    const slot = this.fileSlot[start];
+    return slot === 0 ? null : this.files[slot - 1];
+  }
+
+  record(start: number): MappingRecord {
+    return {
+      start,
+      pages: this.pages[start],
+      prot: this.prot[start],
+      flags: this.flags[start],
+      requestedBytes: this.requested[start],
+      file: this.fileOf(start),
+      fileOffset: this.fileOffset[start],
+    };
+  }
+
+  get byteLength(): number {
+    return (
+      this.pages.byteLength +
+      this.prot.byteLength +
+      this.flags.byteLength +
+      this.requested.byteLength +
+      this.fileSlot.byteLength +
+      this.fileOffset.byteLength
+    );
+  }
+
+  /**
+   * The slot of a file, found by its identity: a resolver may hand out a new object for the same
+   * open file each time (syscalls/file-mappings.ts, MappableFile.identity), and mappings of one
+   * file must compare equal whatever object came with them.
+   */
+  private refFile(file: object): number {
+    const key = (file as { identity?: object }).identity ?? file;
+    let slot = this.fileKeys.indexOf(key);
+    if (slot < 0) {
+      slot = this.fileKeys.indexOf(null);
+      if (slot < 0) slot = this.fileKeys.push(null) - 1;
+      this.files[slot] = file;
+      this.fileKeys[slot] = key;
+      this.fileRefs[slot] = 0;
+    }
+    this.fileRefs[slot]++;
+    this.fileRecords++;
+    return slot;
+  }
+}
