@@ -1,8 +1,8 @@
 /**
  * `wasi-mman run`: runs a WASI command module in Node through browser_wasi_shim, with the
  * memory calls plugged in. Exit code: the module's; 2 for a usage error, a missing or invalid
- * module or an import mismatch (one line on stderr); 134 when the module traps (as wasmtime
- * reports a trap: 128 + SIGABRT).
+ * module, an import mismatch or a bad __heap_base (one line on stderr); 134 when the module
+ * traps (as wasmtime reports a trap: 128 + SIGABRT).
  */
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { WASI } from "@bjorn3/browser_wasi_shim";
@@ -36,7 +36,9 @@ Options:
                        quarter of memory, 64 KiB to 8 MiB)
   --dir HOST[:GUEST]   preopen host directory HOST as GUEST (default: the same path). Files
                        are loaded into memory; changed and new files are written back when
-                       the module exits (deletions and renames are not). Repeatable.
+                       the module exits (deletions and renames are not). Nothing outside
+                       HOST is read or written: links leading out of it are left out, and
+                       write-back never follows a link or opens a FIFO. Repeatable.
   --ro-dir HOST[:GUEST]  the same, read-only, nothing written back. Repeatable.
   --env KEY=VALUE      set an environment variable for the module. Repeatable.
   --stats              print the memory statistics table to stderr after the module exits
@@ -196,7 +198,8 @@ export async function runCommand(argv: string[]): Promise<number> {
         throw new UsageError(`--trace: cannot write ${tracePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
       }
     }
-    dirs = dirSpecs.map(loadDir);
+    // A symbolic link left out because it leads outside its directory: one line each.
+    dirs = dirSpecs.map((spec) => loadDir(spec, (line) => writeLineSync(2, line)));
 
     const fds = [...processStdio(), ...dirs.map((dir) => dir.preopen)];
     const wasi = new WASI([modulePath, ...moduleArgs], env, fds, { debug: false });

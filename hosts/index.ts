@@ -7,7 +7,7 @@ export { runWithShim, defaultShimFds } from "./shim.js";
 export type { ShimRunOptions, ShimRunResult } from "./shim.js";
 export { shimFileResolver, mappableFromShimFd } from "./shim-files.js";
 export type { ShimFdTable } from "./shim-files.js";
-export { instantiateWithMman, compileModule } from "./instantiate.js";
+export { instantiateWithMman, compileModule, HeapBaseError } from "./instantiate.js";
 export type { InstantiateOptions, Instantiated, ModuleKind, ModuleSource } from "./instantiate.js";
 export {
   checkAllImportsPresent,

@@ -6,6 +6,7 @@
  *   bytes ──readModuleInfo──> imports + signatures + memory limits
  *         ──checkMmanImports / checkAllImportsPresent──> readable error naming the import
  *         ──WebAssembly.instantiate──> instance
+ *         ──exportedHeapBase──> __heap_base checked: an i32 address in the memory
  *         ──mman.attach(memory)──> the calls answer from here on
  *   then the host calls _start (command) or _initialize (reactor).
  *
@@ -95,6 +96,99 @@ function describe(source: ModuleSource, module: WebAssembly.Module): ModuleInfo 
   return { imports, memories: [], hasStartSection: false };
 }
 
+/**
+ * The module's `__heap_base` export cannot be the heap base: not a global, not an i32, or
+ * not an address in its memory. A kind of ImportMismatchError (the module does not fit the
+ * host), so that hosts reporting those as a usage error do the same for this one.
+ */
+export class HeapBaseError extends ImportMismatchError {
+  constructor(message: string) {
+    super(message);
+    this.name = "HeapBaseError";
+  }
+}
+
+/** Binary value-type codes (wasm core spec, "Value Types"). */
+const NUMBER_TYPE_CODES = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c } as const;
+type NumberType = keyof typeof NUMBER_TYPE_CODES;
+const globalProbes = new Map<string, WebAssembly.Module>();
+
+/**
+ * A module that imports one global `m.g` of `type`: it links only with a global of exactly
+ * that type and mutability (wasm core spec, import matching of global types).
+ */
+function globalProbe(type: NumberType, mutable: boolean): WebAssembly.Module {
+  const key = `${mutable ? "mut " : ""}${type}`;
+  let probe = globalProbes.get(key);
+  if (probe === undefined) {
+    // \0asm, version 1; import section (2), 8 bytes: 1 import "m" "g", global (3), type, mutability.
+    const bytes = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 2, 8, 1, 1, 0x6d, 1, 0x67, 3, NUMBER_TYPE_CODES[type], mutable ? 1 : 0];
+    probe = new WebAssembly.Module(new Uint8Array(bytes));
+    globalProbes.set(key, probe);
+  }
+  return probe;
+}
+
+/**
+ * A global's value type, or null for one that is not a number (v128, a reference). The JS
+ * API tells it only with the type-reflection proposal, so a tiny module that imports a
+ * global of each type in turn is linked against it.
+ */
+function globalType(global: WebAssembly.Global): NumberType | null {
+  for (const type of Object.keys(NUMBER_TYPE_CODES) as NumberType[]) {
+    for (const mutable of [false, true]) {
+      try {
+        new WebAssembly.Instance(globalProbe(type, mutable), { m: { g: global } });
+        return type;
+      } catch {
+        // Not this type.
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * The module's `__heap_base`, checked before the engine reads it; undefined when the module
+ * exports none. It must be an i32 global (an i64, f32 or f64 one would be cut to 32 bits or
+ * to an integer without a word), read as unsigned (a wasm32 address: -1 is 0xffffffff), and
+ * no further than the end of the module's memory, since wasm-ld and asc place it at the end
+ * of the static data, which the memory holds.
+ */
+function exportedHeapBase(exports: WebAssembly.Exports, memory: WebAssembly.Memory): number | undefined {
+  const exported: unknown = exports.__heap_base;
+  if (exported === undefined) return undefined;
+  if (!(exported instanceof WebAssembly.Global)) {
+    const kind = typeof exported === "function" ? "a function" : exported instanceof WebAssembly.Memory ? "a memory" : exported instanceof WebAssembly.Table ? "a table" : "something else";
+    throw new HeapBaseError(`wasi-mman: the module exports __heap_base as ${kind}, not as an i32 global`);
+  }
+  const type = globalType(exported);
+  if (type === null) throw new HeapBaseError("wasi-mman: the module's __heap_base is not a number global; it must be an i32 address in its memory");
+  if (type !== "i32") {
+    const value: unknown = exported.value;
+    const shown = typeof value === "bigint" ? `0x${value.toString(16)}` : String(value);
+    throw new HeapBaseError(`wasi-mman: the module's __heap_base is an ${type} global (${shown}); it must be an i32 address in its memory`);
+  }
+  const signed = exported.value as number;
+  const heapBase = signed >>> 0;
+  const size = memory.buffer.byteLength;
+  if (heapBase > size) {
+    const asSigned = signed < 0 ? ` (${signed} as a signed i32)` : "";
+    throw new HeapBaseError(`wasi-mman: the module's __heap_base is 0x${heapBase.toString(16)}${asSigned}, past the end of its memory (${size} bytes)`);
+  }
+  return heapBase;
+}
+
+/** mman.attach(), with the engine's own refusal of a heap base as a HeapBaseError. */
+function attachChecked(mman: Mman, target: Parameters<Mman["attach"]>[0]): AttachInfo {
+  try {
+    return mman.attach(target);
+  } catch (error) {
+    if (error instanceof RangeError && /heap base/i.test(error.message)) throw new HeapBaseError(error.message);
+    throw error;
+  }
+}
+
 /** Compiles bytes, turning a CompileError into a one-line readable error. */
 export async function compileModule(source: ModuleSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
@@ -110,7 +204,8 @@ export async function compileModule(source: ModuleSource): Promise<WebAssembly.M
  * Instantiates a module with `hostImports` (the WASI host's import object) and the `mman`
  * imports, and attaches the memory calls to its memory. Throws ImportMismatchError, naming
  * the import, when the module imports an `mman` function that is not provided or has the
- * wrong signature, or imports anything that nothing provides.
+ * wrong signature, or imports anything that nothing provides; HeapBaseError (a kind of
+ * ImportMismatchError) when its `__heap_base` export is not an i32 address in its memory.
  */
 export async function instantiateWithMman(
   source: ModuleSource,
@@ -172,17 +267,18 @@ export async function instantiateWithMman(
   memory = memory ?? exportedMemory;
   if (memory === null) throw new ImportMismatchError("wasi-mman: the module neither exports nor imports a memory");
 
+  // Checked here, before the engine reads it: a readable error instead of a value cut to
+  // 32 bits or a RangeError that a host would take for a trap.
+  const exportedBase = exportedHeapBase(exports, memory);
   let attachInfo: AttachInfo;
   if (exportedMemory === memory) {
-    attachInfo = options.heapBase === undefined || exports.__heap_base !== undefined
-      ? mman.attach(instance)
-      : mman.attach({ memory, heapBase: options.heapBase });
+    attachInfo = options.heapBase === undefined || exportedBase !== undefined
+      ? attachChecked(mman, instance)
+      : attachChecked(mman, { memory, heapBase: options.heapBase });
   } else {
     // Imported memory: the heap base still comes from the module's export when it has one.
-    const exported = exports.__heap_base;
-    const heapBase = exported instanceof WebAssembly.Global ? Number(exported.value) >>> 0 : options.heapBase;
-    attachInfo = mman.attach({ memory, heapBase });
-    if (exported instanceof WebAssembly.Global) attachInfo = { ...attachInfo, heapBaseSource: "export" };
+    attachInfo = attachChecked(mman, { memory, heapBase: exportedBase ?? options.heapBase });
+    if (exportedBase !== undefined) attachInfo = { ...attachInfo, heapBaseSource: "export" };
   }
 
   const kind: ModuleKind = typeof exports._start === "function" ? "command" : "reactor";
