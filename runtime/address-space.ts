@@ -28,12 +28,13 @@ import { checkInvariants } from "./invariants.js";
 import { ADDRESS_LIMIT_32 } from "./linux.js";
 import type { MappingRecord } from "./mapping-table.js";
 import { Mappings } from "./mappings.js";
-import type { LinearMemory } from "./memory.js";
+import { WasmLinearMemory, type LinearMemory } from "./memory.js";
 import { PageTable } from "./page-table.js";
 import type { PageGeometry } from "./page-size.js";
 import { Placement } from "./placement.js";
 import { Statistics, type Counters } from "./statistics.js";
 import { AddressSpaceView, PageKind } from "./view.js";
+import { jsZeroer, wasmZeroer } from "./zeroing.js";
 
 export { PageKind };
 export type { MappingRecord };
@@ -110,6 +111,8 @@ export class AddressSpace {
       throw new RangeError(`wasi-mman: heap base must be an address below ${lastPageStart}, got ${String(heapBase)}`);
     }
     this.memory = memory;
+    // Scanning in wasm with SIMD is 3-8 times faster than in JavaScript (bench/zeroing.ts).
+    if (memory instanceof WasmLinearMemory) this.clearing.zeroer = wasmZeroer(memory.memory) ?? jsZeroer;
     this.brk.reset(heapBase);
     this.limitPage = Math.floor(Math.min(this.maxMemoryBytes, lastPageStart) / this.pageSize);
     this.growth.attach(memory);

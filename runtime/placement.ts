@@ -51,7 +51,8 @@ export class Placement {
     if (pages > RECYCLE_MAX_PAGES || this.recycledCount[pages] === 0) return -1;
     const start = this.recycled[pages * RECYCLE_DEPTH + --this.recycledCount[pages]];
     this.recycledPages -= pages;
-    this.clearing.clearDirty(memory, start, start + pages);
+    // Every recycled page is dirty (recycle() marked it): cleared as one range.
+    this.clearing.clearAllDirty(memory, start, start + pages);
     return start;
   }
 
