@@ -132,6 +132,8 @@ export class AddressSpace {
       this.runs.extend(imageEnd, false);
     }
     const lo = Math.max(from, regionStart);
+    // Pages past the limit (the last libc page below 4 GiB, or past maxMemoryBytes when the
+    // memory was larger already) are never handed out: kept back as foreign pages.
     const freeEnd = origin === "foreign" ? lo : Math.min(to, this.limitPage);
     if (lo < freeEnd) {
       // Pages that existed before attach may hold data (a start function); grown ones are zero.
@@ -162,7 +164,7 @@ export class AddressSpace {
     const memory = this.memory;
     if (memory === null) return false;
     this.sync();
-    const grown = this.growth.growTo(memory, endPage, this.limitPage);
+    const grown = this.growth.growTo(memory, endPage, this.limitPage, this.maxMemoryBytes);
     this.notePeaks();
     return grown;
   }

@@ -103,18 +103,20 @@ export class Growth {
   }
 
   /**
-   * Grows memory until pages [0, endPage) exist, never past `limitPage`. Returns false,
+   * Grows memory until pages [0, endPage) exist, never past `limitPage` nor `ceilingBytes` (the
+   * most linear memory may reach: maxMemoryBytes, at most 4 GiB). Pages grown past the limit
+   * page (the last libc page below 4 GiB) are kept back by the caller. Returns false,
    * changing nothing the engine hands out, when that is impossible: beyond the limit, the
    * declared maximum, or a refused allocation (ENOMEM for the caller). The caller has adopted
    * foreign growth first.
    */
-  growTo(memory: LinearMemory, endPage: number, limitPage: number): boolean {
+  growTo(memory: LinearMemory, endPage: number, limitPage: number, ceilingBytes: number): boolean {
     const owned = this.knownBytes / this.pageSize;
     if (endPage <= owned) return true;
     if (endPage > limitPage) return false;
     const currentWasmPages = this.knownBytes / WASM_PAGE_SIZE;
     const neededWasmPages = Math.ceil((endPage * this.pageSize - this.knownBytes) / WASM_PAGE_SIZE);
-    const roomWasmPages = Math.floor((limitPage * this.pageSize) / WASM_PAGE_SIZE) - currentWasmPages;
+    const roomWasmPages = Math.floor(ceilingBytes / WASM_PAGE_SIZE) - currentWasmPages;
     if (neededWasmPages > roomWasmPages) return false;
     const chunk = Math.min(roomWasmPages, chunkFor(this.policy, neededWasmPages, currentWasmPages));
     const c = this.counters;

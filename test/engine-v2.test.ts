@@ -144,6 +144,25 @@ describe.each(PAGE_SIZES)("engine v2 with %i-byte pages", (page) => {
   });
 });
 
+describe("the top of a 32-bit memory", () => {
+  it.each([4096, 65536])("with %i-byte pages only the last page below 4 GiB is kept back", (page) => {
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    } catch {
+      return; // a host that cannot reserve 4 GiB of address space
+    }
+    const mman = createMman({ pageSize: page, onWarning: () => {} });
+    mman.attach({ memory, heapBase: 1024 });
+    const lastUsable = 2 ** 32 - 2 * page;
+    expect(mman.calls.mmap(lastUsable, page, PROT_RW, MAP_ANON | MAP_FIXED, -1, 0)).toBe(lastUsable);
+    expect(mman.calls.mmap(2 ** 32 - page, page, PROT_RW, MAP_ANON | MAP_FIXED, -1, 0)).toBe(-12);
+    // 4 KiB pages need the last wasm page for their last usable page; 64 KiB pages do not.
+    expect(memory.buffer.byteLength).toBe(page === 4096 ? 2 ** 32 : 2 ** 32 - 65536);
+    mman.checkInvariants();
+  });
+});
+
 describe("createMman({ debug: true })", () => {
   it("checks every invariant after every call and names the broken one", () => {
     const warnings: string[] = [];
