@@ -12,11 +12,8 @@
  * Pages are 4 KiB (the host's page size and the program's PAGE). Times come from the
  * program's own CLOCK_MONOTONIC around its loop, so set-up is not counted.
  */
-import { execFile } from "node:child_process";
-import { join } from "node:path";
-import { promisify } from "node:util";
-import { cBuildDir, compileProgram, findToolchain, packageRoot, type MallocChoice } from "../cli/cc.js";
-import { buildSqlite, cToolchainStatus } from "../scripts/build-c.js";
+import type { MallocChoice } from "../cli/cc.js";
+import { buildBenchPrograms, buildSqlite, cToolchainStatus } from "../scripts/build-c.js";
 import { runC } from "../test/c-helpers.js";
 import type { createMman as CreateMman } from "../index.js";
 import { existsSync } from "node:fs";
@@ -26,37 +23,6 @@ const shipped = new URL("../dist/index.js", import.meta.url);
 const { createMman } = (await import(existsSync(shipped) ? shipped.href : new URL("../index.js", import.meta.url).href)) as {
   createMman: typeof CreateMman;
 };
-
-const execFileAsync = promisify(execFile);
-
-export interface BenchPrograms {
-  /** Against wasi-mman's mmap (the host's calls). */
-  layer: string;
-  /** Against wasi-libc's emulated mman. */
-  emulated: string;
-}
-
-export async function buildBenchPrograms(): Promise<BenchPrograms> {
-  const toolchain = findToolchain();
-  const source = join(packageRoot(), "fixtures", "c", "bench", "mman-pairs.c");
-  const outDir = join(cBuildDir(), "bench");
-  const layer = join(outDir, "mman-pairs.layer.wasm");
-  const emulated = join(outDir, "mman-pairs.emulated.wasm");
-  // dlmalloc in both, so that the only difference is where mmap comes from.
-  await compileProgram({ malloc: "dlmalloc", output: layer, args: ["-O2", source] });
-  await execFileAsync(toolchain.cc, [
-    "--target=wasm32-wasi",
-    ...(toolchain.sysroot ? [`--sysroot=${toolchain.sysroot}`] : []),
-    "-O2",
-    "-D_WASI_EMULATED_MMAN",
-    source,
-    "-lwasi-emulated-mman",
-    "-Wl,--export=__heap_base",
-    "-o",
-    emulated,
-  ]);
-  return { layer, emulated };
-}
 
 const LIVE = 10_000;
 

@@ -1,18 +1,23 @@
 /**
- * Compiling WebAssembly text (.wat) to a binary with wabt, so `wasi-mman run` accepts a .wat
- * file directly and tests compile their fixtures at test time. wabt is a development
- * dependency: it is loaded only when a .wat file is given, and its absence is a readable error.
+ * Compiling WebAssembly text (.wat) to a binary with wabt: the one .wat compiler of the
+ * project, so `wasi-mman run` accepts a .wat file directly, tests and benchmarks compile their
+ * fixtures (test/helpers/wat.ts), and scripts build the demo and the zeroer with it. wabt is a
+ * development dependency: it is loaded only when a .wat file is given, and its absence is a
+ * readable error.
  */
 
+/** wabt feature flags (its names: bulk_memory, simd, threads, ...). */
+export type WatFeatures = Record<string, boolean>;
+
 /** The features the fixtures use beyond wasm 1.0 (bulk memory: memory.fill/copy). */
-const FEATURES = { bulk_memory: true, mutable_globals: true, sign_extension: true, sat_float_to_int: true, multi_value: true };
+export const DEFAULT_WAT_FEATURES: WatFeatures = { bulk_memory: true, mutable_globals: true, sign_extension: true, sat_float_to_int: true, multi_value: true };
 
 interface Wabt {
   parseWat(
     filename: string,
     text: string,
     features?: Record<string, boolean>,
-  ): { validate(features?: Record<string, boolean>): void; toBinary(options: object): { buffer: Uint8Array }; destroy(): void };
+  ): { resolveNames(): void; validate(features?: Record<string, boolean>): void; toBinary(options: object): { buffer: Uint8Array }; destroy(): void };
 }
 
 let wabtPromise: Promise<Wabt> | null = null;
@@ -31,12 +36,13 @@ async function loadWabt(): Promise<Wabt> {
 }
 
 /** Compiles WebAssembly text to a validated binary; errors name the file and line. */
-export async function compileWat(text: string, filename = "module.wat"): Promise<Uint8Array<ArrayBuffer>> {
+export async function compileWat(text: string, filename = "module.wat", features: WatFeatures = DEFAULT_WAT_FEATURES): Promise<Uint8Array<ArrayBuffer>> {
   const wabt = await loadWabt();
   let parsed: ReturnType<Wabt["parseWat"]> | null = null;
   try {
-    parsed = wabt.parseWat(filename, text, FEATURES);
-    parsed.validate(FEATURES);
+    parsed = wabt.parseWat(filename, text, features);
+    parsed.resolveNames();
+    parsed.validate(features);
     return new Uint8Array(parsed.toBinary({}).buffer);
   } catch (error) {
     // wabt reports "parseWat failed:\nfile:line:col: error: ...\n<source line>\n<caret>";

@@ -179,16 +179,47 @@ export async function buildSqlite(): Promise<SqliteBuild> {
   return { wasm, native };
 }
 
+/**
+ * The C benchmark's programs (bench/c-mman.ts): fixtures/c/bench/mman-pairs.c against the
+ * layer's mmap and against wasi-libc's emulated mman. Built here, not in bench/, so that
+ * scripts never import a benchmark (bench/ imports scripts/, never the other way).
+ */
+export interface BenchPrograms {
+  /** Against wasi-mman's mmap (the host's calls). */
+  layer: string;
+  /** Against wasi-libc's emulated mman. */
+  emulated: string;
+}
+
+export async function buildBenchPrograms(): Promise<BenchPrograms> {
+  const toolchain = findToolchain();
+  const source = join(packageRoot(), "fixtures", "c", "bench", "mman-pairs.c");
+  const outDir = join(cBuildDir(), "bench");
+  const layer = join(outDir, "mman-pairs.layer.wasm");
+  const emulated = join(outDir, "mman-pairs.emulated.wasm");
+  // dlmalloc in both, so that the only difference is where mmap comes from.
+  await compileProgram({ malloc: "dlmalloc", output: layer, args: ["-O2", source] });
+  await run(toolchain.cc, [
+    "--target=wasm32-wasi",
+    ...(toolchain.sysroot ? [`--sysroot=${toolchain.sysroot}`] : []),
+    "-O2",
+    "-D_WASI_EMULATED_MMAN",
+    source,
+    "-lwasi-emulated-mman",
+    "-Wl,--export=__heap_base",
+    "-o",
+    emulated,
+  ]);
+  return { layer, emulated };
+}
+
 /** Builds everything named (default: all). */
 export async function buildC(what: string[] = ["all"]): Promise<void> {
   const all = what.includes("all");
   if (all || what.includes("libs")) await buildAllLibraries();
   if (all || what.includes("fixtures")) await buildFixtures();
   if (all || what.includes("sqlite")) await buildSqlite();
-  if (all || what.includes("bench")) {
-    const { buildBenchPrograms } = await import("../bench/c-mman.js");
-    await buildBenchPrograms();
-  }
+  if (all || what.includes("bench")) await buildBenchPrograms();
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -13,6 +13,7 @@
  *
  *   node --import tsx scripts/build-demo.ts [outDir]
  */
+import { compileWat } from "../cli/wat.js";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -30,25 +31,14 @@ export interface DemoBuild {
   skipped: { id: string; reason: string }[];
 }
 
-type Wabt = Awaited<ReturnType<typeof import("wabt")>>;
-let wabtPromise: Promise<Wabt> | null = null;
-
-async function compileWat(path: string): Promise<Uint8Array> {
-  wabtPromise ??= import("wabt").then((module) => module.default());
-  const wabt = await wabtPromise;
-  const module = wabt.parseWat(path, readFileSync(join(root, path), "utf8"), {});
-  try {
-    module.validate();
-    return module.toBinary({}).buffer;
-  } finally {
-    module.destroy();
-  }
+async function compileWatFile(path: string): Promise<Uint8Array> {
+  return compileWat(readFileSync(join(root, path), "utf8"), path);
 }
 
 /** The module bytes of one entry, or the reason it cannot be built here. */
 async function fixtureBytes(entry: CatalogueEntry, options: BuildDemoOptions): Promise<Uint8Array | string> {
   const source = entry.source;
-  if ("wat" in source) return compileWat(source.wat);
+  if ("wat" in source) return compileWatFile(source.wat);
   if ("as" in source) {
     if (options.assemblyScript === false) return "AssemblyScript left out (assemblyScript: false)";
     try {

@@ -4,6 +4,7 @@
 //   node --import tsx scripts/build-zeroer.ts
 //
 // test/zeroing.test.ts compiles the .wat again and fails while the embedded bytes differ.
+import { compileWat } from "../cli/wat.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -35,22 +36,10 @@ export async function buildZeroer(): Promise<ZeroerBinaries> {
   if (text.split(PLAIN_IMPORT).length !== 2) {
     throw new Error(`${watPath}: expected exactly one ${PLAIN_IMPORT} to derive the shared variant from`);
   }
-  const wabt = await (await import("wabt")).default();
-  const compile = (source: string, name: string): Uint8Array => {
-    const parsed = wabt.parseWat(name, source, FEATURES);
-    try {
-      parsed.resolveNames();
-      // validate() takes the features too (wabt's index.js), which its typings leave out;
-      // without them it checks against the defaults and rejects the shared import.
-      (parsed as unknown as { validate(features: typeof FEATURES): void }).validate(FEATURES);
-      return new Uint8Array(parsed.toBinary({}).buffer);
-    } finally {
-      parsed.destroy();
-    }
-  };
+  const compile = (source: string, name: string): Promise<Uint8Array> => compileWat(source, name, FEATURES);
   return {
-    plain: compile(text, "zeroer.wat"),
-    shared: compile(text.replace(PLAIN_IMPORT, SHARED_IMPORT), "zeroer.wat (shared)"),
+    plain: await compile(text, "zeroer.wat"),
+    shared: await compile(text.replace(PLAIN_IMPORT, SHARED_IMPORT), "zeroer.wat (shared)"),
   };
 }
 

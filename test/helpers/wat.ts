@@ -1,28 +1,14 @@
 /**
- * Compiles .wat fixtures with wabt (npm) at test time. Fixtures live in fixtures/wat/.
+ * Compiles .wat fixtures at test time with the project's one .wat compiler (cli/wat.ts).
+ * Fixtures live in fixtures/wat/.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-
-type Wabt = Awaited<ReturnType<typeof import("wabt")>>;
-let wabtPromise: Promise<Wabt> | null = null;
-
-function wabt(): Promise<Wabt> {
-  wabtPromise ??= import("wabt").then((module) => module.default());
-  return wabtPromise;
-}
+import { compileWat } from "../../cli/wat.js";
 
 /** The binary of a .wat text. */
 export async function watToWasm(text: string, name = "inline.wat"): Promise<Uint8Array<ArrayBuffer>> {
-  const parsed = (await wabt()).parseWat(name, text, {});
-  try {
-    parsed.resolveNames();
-    parsed.validate();
-    const { buffer } = parsed.toBinary({});
-    return new Uint8Array(buffer);
-  } finally {
-    parsed.destroy();
-  }
+  return compileWat(text, name);
 }
 
 /** The binary of fixtures/wat/<name>.wat. */
