@@ -390,8 +390,9 @@ describe.each(ZEROERS)("$name on never-touched memory", (kind) => {
       const growth = (residentBytes() as number) - before;
       // Each written block is written from the byte's word to the block's end.
       expect(written).toBe((4096 - (12345 % 4096 & ~3)) * (region / WASM_PAGE));
-      // A fill would commit all 64 MiB; allow a little for the rest of the process.
-      expect(growth).toBeLessThan(8 * 1024 * 1024);
+      // A fill would commit all 64 MiB. The rest of the process (the JIT, the collector) may
+      // grow meanwhile, by up to 11 MiB seen here under load: a quarter tells the two apart.
+      expect(growth).toBeLessThan(region / 4);
     }
   });
 });
