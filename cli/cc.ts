@@ -17,10 +17,11 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { buildNoteSection } from "../hosts/instantiate.js";
 
 const run = promisify(execFile);
 
@@ -285,6 +286,18 @@ export async function compileProgram(options: CompileOptions): Promise<void> {
     const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim();
     throw new CcError(`wasi-mman cc: ${toolchain.cc} failed:\n${stderr}`);
   }
+  // Only a linked module gets the note: in an object file (-c) wasm-ld would merge it with others.
+  if (!options.args.some((arg) => arg === "-c" || arg === "-S" || arg === "-E")) writeBuildNote(options.output, options.malloc);
+}
+
+/**
+ * Appends the build note (hosts/instantiate.ts, BUILD_NOTE_SECTION) to a linked module: a
+ * custom section, which may stand anywhere in a module and changes nothing it does (wasm core
+ * spec, "Custom Sections"). Hosts read it to know that a dlmalloc build leaves __heap_base out
+ * on purpose, instead of advising the user to export it.
+ */
+export function writeBuildNote(output: string, malloc: MallocChoice): void {
+  appendFileSync(output, buildNoteSection({ tool: "wasi-mman cc", malloc, heapBase: malloc === "dlmalloc" ? "memory-size" : "export" }));
 }
 
 const USAGE = "usage: wasi-mman cc --malloc=mallocng|oldmalloc|dlmalloc -o prog.wasm prog.c [clang options]";

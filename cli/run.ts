@@ -9,8 +9,7 @@ import { WASI } from "@bjorn3/browser_wasi_shim";
 import { ImportMismatchError } from "../hosts/check.js";
 import { runWithShim } from "../hosts/shim.js";
 import { straceLine, traceJsonLine } from "../hosts/trace-format.js";
-import { readModuleInfo, WasmFormatError } from "../hosts/wasm-imports.js";
-import { MMAN_MODULE } from "../syscalls/abi-mman.js";
+import { readModuleInfo, WasmFormatError, type ModuleInfo } from "../hosts/wasm-imports.js";
 import { createMman, type Mman } from "../syscalls/create-mman.js";
 import type { TraceRecord } from "../syscalls/calls.js";
 import { shimFileResolver } from "../hosts/shim-files.js";
@@ -20,6 +19,7 @@ import { formatStats } from "./format.js";
 import { processStdio, tryWriteAllSync, writeLineSync } from "./host-io.js";
 import { Ms } from "../runtime/linux.js";
 import { compileWat } from "./wat.js";
+import { EXIT_SIGINT, importsMman, LimitWatch, memoryLimit, noMmanImportsLine, runInterruptibly } from "./run-notices.js";
 
 export const RUN_USAGE = `Usage: wasi-mman run [options] <module.wasm | module.wat> [args...] [-- args...]
 
@@ -153,13 +153,79 @@ function parseEnv(entries: readonly string[]): string[] {
   });
 }
 
+/** The module's import section and memories, or null when the bytes cannot be read as a module. */
+function tryModuleInfo(bytes: Uint8Array): ModuleInfo | null {
+  try {
+    return readModuleInfo(bytes);
+  } catch {
+    // Not readable as a module: compiling it reports why.
+    return null;
+  }
+}
+
+/** The errors that mean "this module cannot run here" (exit 2), as one line. */
+function asUsageError(error: unknown): UsageError | null {
+  if (error instanceof ImportMismatchError || error instanceof WebAssembly.CompileError || error instanceof WasmFormatError) {
+    return new UsageError(error.message.replace(/^wasi-mman: /, ""));
+  }
+  if (error instanceof WebAssembly.LinkError) return new UsageError(error.message);
+  return null;
+}
+
+/** Thrown out of `_start` when Ctrl-C stopped it (see interruptibleStart). */
+class Interrupted extends Error {}
+
+/**
+ * Makes the shim's start() interruptible: Ctrl-C ends the module's `_start` and throws
+ * Interrupted, so that the run can still write --stats and the trace (run-notices.ts).
+ */
+function interruptibleStart(wasi: WASI): void {
+  const start = wasi.start.bind(wasi);
+  wasi.start = (instance) => {
+    const result = runInterruptibly(() => start(instance));
+    if (result === "interrupted") throw new Interrupted("SIGINT");
+    return result;
+  };
+}
+
+/**
+ * Instantiates the command and runs its `_start` with runWithShim. Returns the exit code,
+ * 134 after a trap (one line on stderr), or "interrupted".
+ */
+async function startCommand(bytes: Uint8Array<ArrayBuffer>, modulePath: string, wasi: WASI, mman: Mman): Promise<number | "interrupted"> {
+  interruptibleStart(wasi);
+  try {
+    const result = await runWithShim(bytes, { wasi, mman, run: "command", onWarning: (message) => writeLineSync(2, message) });
+    return result.exitCode ?? 0;
+  } catch (error) {
+    if (error instanceof Interrupted) return "interrupted";
+    const usage = asUsageError(error);
+    if (usage !== null) throw usage;
+    if (error instanceof TypeError && /exports no _start/.test(error.message)) {
+      throw new UsageError(`${modulePath} exports no _start: it is not a WASI command (a reactor cannot be run)`);
+    }
+    // A RangeError out of a running module is a trap too: the engine's stack overflow
+    // ("Maximum call stack size exceeded"), or the WASI host reading guest memory at an
+    // out-of-bounds pointer the module passed it.
+    if (error instanceof WebAssembly.RuntimeError || error instanceof RangeError) {
+      writeLineSync(2, `wasi-mman: the module trapped: ${error.message}`);
+      return EXIT_TRAP;
+    }
+    throw error;
+  }
+}
+
+/** As wasmtime reports a trap: 128 + SIGABRT. */
+const EXIT_TRAP = 134;
+
 /** The `run` subcommand; returns the process exit code. */
 export async function runCommand(argv: string[]): Promise<number> {
   let traceFile: TraceFile | null = null;
   let dirs: LoadedDir[] = [];
   let mman: Mman | null = null;
   let stats = false;
-  let exitCode: number;
+  let exitCode: number | "interrupted";
+  let limitWatch: LimitWatch | null = null;
   try {
     const { options, positional, afterDashes } = splitOptions(argv, SPEC, { "-h": "--help" });
     if (options.has("--help")) {
@@ -185,12 +251,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     const tracePath = one("--trace");
 
     const bytes = await readModule(modulePath);
-    let usesMman = true;
-    try {
-      usesMman = readModuleInfo(bytes).imports.some((entry) => entry.module === MMAN_MODULE);
-    } catch {
-      // Not readable as a module: compiling it below reports why.
-    }
+    const info = tryModuleInfo(bytes);
+    const usesMman = importsMman(info);
+    const watch = new LimitWatch(memoryLimit(maxMemoryBytes, info), () => mman?.stats().linearMemoryBytes ?? 0);
+    limitWatch = watch;
     if (tracePath !== undefined) {
       try {
         traceFile = new TraceFile(openSync(tracePath, "w"), tracePath);
@@ -204,47 +268,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     const fds = [...processStdio(), ...dirs.map((dir) => dir.preopen)];
     const wasi = new WASI([modulePath, ...moduleArgs], env, fds, { debug: false });
     const sink = traceFile;
-    const trace =
-      sink !== null || strace
-        ? (record: TraceRecord) => {
-            sink?.add(traceJsonLine(record));
-            if (strace) writeLineSync(2, straceLine(record));
-          }
-        : undefined;
-    mman = createMman({
-      pageSize,
-      maxMemoryBytes,
-      growth,
-      trace,
-      files: shimFileResolver(wasi),
-      // The heap-base notice matters only to a module that calls us.
-      onWarning: (message) => {
-        if (usesMman) writeLineSync(2, message);
-      },
-    });
-
-    try {
-      const result = await runWithShim(bytes, { wasi, mman, run: "command", onWarning: (message) => writeLineSync(2, message) });
-      exitCode = result.exitCode ?? 0;
-    } catch (error) {
-      if (error instanceof ImportMismatchError || error instanceof WebAssembly.CompileError || error instanceof WasmFormatError) {
-        throw new UsageError(error.message.replace(/^wasi-mman: /, ""));
-      }
-      if (error instanceof TypeError && /exports no _start/.test(error.message)) {
-        throw new UsageError(`${modulePath} exports no _start: it is not a WASI command (a reactor cannot be run)`);
-      }
-      // A RangeError out of a running module is a trap too: the engine's stack overflow
-      // ("Maximum call stack size exceeded"), or the WASI host reading guest memory at an
-      // out-of-bounds pointer the module passed it.
-      if (error instanceof WebAssembly.RuntimeError || error instanceof RangeError) {
-        writeLineSync(2, `wasi-mman: the module trapped: ${error.message}`);
-        exitCode = 134;
-      } else if (error instanceof WebAssembly.LinkError) {
-        throw new UsageError(error.message);
-      } else {
-        throw error;
-      }
-    }
+    // Always on: a call refused for want of memory is named at exit (LimitWatch).
+    const trace = (record: TraceRecord): void => {
+      watch.observe(record);
+      sink?.add(traceJsonLine(record));
+      if (strace) writeLineSync(2, straceLine(record, { errnoText: true }));
+    };
+    mman = createMman({ pageSize, maxMemoryBytes, growth, trace, files: shimFileResolver(wasi), onWarning: (message) => writeLineSync(2, message) });
+    if (!usesMman) writeLineSync(2, noMmanImportsLine(modulePath));
+    exitCode = await startCommand(bytes, modulePath, wasi, mman);
   } catch (error) {
     traceFile?.close();
     if (error instanceof UsageError) {
@@ -254,10 +286,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw error;
   }
   // Counted before the syncs below, which are the host's, not the module's.
-  const finalStats = stats && mman !== null ? mman.stats() : null;
-  if (mman !== null) syncLiveFileMappings(mman);
+  const finalStats = mman.stats();
+  if (exitCode === "interrupted") writeLineSync(2, "wasi-mman: interrupted (SIGINT); writing what the run has so far");
+  syncLiveFileMappings(mman);
   traceFile?.close();
   for (const dir of dirs) dir.writeBack((line) => writeLineSync(2, line));
-  if (finalStats !== null) writeLineSync(2, formatStats(finalStats));
-  return exitCode;
+  const limitLine = limitWatch?.line(exitCode === "interrupted" ? EXIT_SIGINT : exitCode) ?? null;
+  if (limitLine !== null) writeLineSync(2, limitLine);
+  if (stats) writeLineSync(2, formatStats(finalStats));
+  return exitCode === "interrupted" ? EXIT_SIGINT : exitCode;
 }

@@ -7,8 +7,8 @@ export { runWithShim, defaultShimFds } from "./shim.js";
 export type { ShimRunOptions, ShimRunResult } from "./shim.js";
 export { shimFileResolver, mappableFromShimFd } from "./shim-files.js";
 export type { ShimFdTable } from "./shim-files.js";
-export { instantiateWithMman, compileModule, HeapBaseError } from "./instantiate.js";
-export type { InstantiateOptions, Instantiated, ModuleKind, ModuleSource } from "./instantiate.js";
+export { instantiateWithMman, compileModule, loadModuleSource, readBuildNote, buildNoteSection, BUILD_NOTE_SECTION, HeapBaseError } from "./instantiate.js";
+export type { BuildNote, InstantiateOptions, Instantiated, ModuleKind, ModuleSource } from "./instantiate.js";
 export {
   checkAllImportsPresent,
   checkMmanImports,
@@ -19,4 +19,5 @@ export {
 } from "./check.js";
 export { readModuleInfo, formatSignature, WasmFormatError } from "./wasm-imports.js";
 export type { FuncSignature, ImportInfo, MemoryLimits, ModuleInfo, ValType } from "./wasm-imports.js";
-export { straceLine, traceJsonLine } from "./trace-format.js";
+export { errnoText, straceLine, traceJsonLine } from "./trace-format.js";
+export type { StraceLineOptions } from "./trace-format.js";

@@ -24,11 +24,98 @@ import {
   MMAN_FUNCTION_SIGNATURES,
   rewriteLinkError,
 } from "./check.js";
-import { typedImports } from "./typed-imports.js";
+import { typedImports, uleb } from "./typed-imports.js";
 import { readModuleInfo, type ImportInfo, type ModuleInfo } from "./wasm-imports.js";
 
-/** A module as bytes (preferred: signatures are checked) or as a compiled module. */
-export type ModuleSource = BufferSource | WebAssembly.Module;
+/**
+ * A module: its bytes (preferred: signatures are checked), a compiled module, a fetch()
+ * Response, a URL (fetched; a file: URL is read from disk in Node), or a string: a file path
+ * in Node, a URL relative to the page in a browser. Whatever it is, the bytes are read before
+ * anything is instantiated, so the import checks below see them.
+ */
+export type ModuleSource = BufferSource | WebAssembly.Module | Response | URL | string;
+
+/** What a source is once read: bytes, or the compiled module it already was. */
+type LoadedSource = BufferSource | WebAssembly.Module;
+
+/**
+ * The custom section `wasi-mman cc` adds to every module it links: a JSON object saying how
+ * the module was built, e.g. `{"tool":"wasi-mman cc","malloc":"dlmalloc","heapBase":"memory-size"}`.
+ * `heapBase: "memory-size"` says the module leaves `__heap_base` out on purpose (wasi-libc's
+ * dlmalloc owns the memory above it), so the host starts the break at the end of the memory
+ * without a notice.
+ */
+export const BUILD_NOTE_SECTION = "wasi-mman";
+
+export interface BuildNote {
+  tool?: string;
+  malloc?: string;
+  /** "export": the module exports __heap_base; "memory-size": the break starts above the initial memory. */
+  heapBase?: "export" | "memory-size";
+}
+
+/** The module's build note, or null when it has none (or one that is not a JSON object). */
+export function readBuildNote(module: WebAssembly.Module): BuildNote | null {
+  const [section] = WebAssembly.Module.customSections(module, BUILD_NOTE_SECTION);
+  if (section === undefined) return null;
+  try {
+    const note: unknown = JSON.parse(new TextDecoder().decode(section));
+    return typeof note === "object" && note !== null && !Array.isArray(note) ? (note as BuildNote) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The build note as a custom section's bytes (id 0, size, name, JSON), to append to a module. */
+export function buildNoteSection(note: BuildNote): Uint8Array {
+  const name = new TextEncoder().encode(BUILD_NOTE_SECTION);
+  const payload = new TextEncoder().encode(JSON.stringify(note));
+  const body = [...uleb(name.length), ...name, ...payload];
+  return new Uint8Array([0, ...uleb(body.length), ...body]);
+}
+
+/** Node's fs, found without importing it (this file must bundle for browsers); null elsewhere. */
+function nodeFs(): { readFileSync(path: string | URL): Uint8Array } | null {
+  const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return (host?.getBuiltinModule?.("node:fs") as { readFileSync(path: string | URL): Uint8Array } | undefined) ?? null;
+}
+
+/** `https://...`, `file:///...`: a string that names its scheme is a URL, also in Node. */
+const URL_WITH_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+function readLocalFile(path: string | URL, fs: NonNullable<ReturnType<typeof nodeFs>>): Uint8Array {
+  try {
+    return fs.readFileSync(path);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : String(code ?? error);
+    throw new Error(`wasi-mman: cannot read the module ${String(path)}: ${reason}`);
+  }
+}
+
+async function responseBytes(response: Response): Promise<Uint8Array> {
+  if (!response.ok) throw new Error(`wasi-mman: cannot fetch the module ${response.url || "(response)"}: HTTP ${response.status} ${response.statusText}`.trimEnd());
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Reads a source into bytes (a compiled module and bytes are returned as they are). */
+export async function loadModuleSource(source: ModuleSource): Promise<LoadedSource> {
+  if (source instanceof WebAssembly.Module || source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source;
+  if (typeof Response === "function" && source instanceof Response) return responseBytes(source);
+  const fs = nodeFs();
+  if (source instanceof URL) {
+    if (source.protocol === "file:" && fs !== null) return readLocalFile(source, fs);
+    return responseBytes(await fetch(source));
+  }
+  if (typeof source === "string") {
+    if (fs !== null && source.startsWith("file://")) return readLocalFile(new URL(source), fs);
+    if (fs !== null && !URL_WITH_SCHEME.test(source)) return readLocalFile(source, fs);
+    return responseBytes(await fetch(source));
+  }
+  // SharedArrayBuffer and other BufferSources that are not ArrayBuffer views.
+  if (typeof SharedArrayBuffer === "function" && (source as unknown) instanceof SharedArrayBuffer) return source as unknown as BufferSource;
+  throw new TypeError(`wasi-mman: a module must be bytes, a WebAssembly.Module, a Response, a URL or a path, got ${Object.prototype.toString.call(source)}`);
+}
 
 /** Whether the module is a WASI command (`_start`) or a reactor (`_initialize`, or neither). */
 export type ModuleKind = "command" | "reactor";
@@ -84,7 +171,7 @@ function bytesOf(source: BufferSource): Uint8Array {
  * WebAssembly.Module.imports() for an already compiled module (names and kinds only; a wrong
  * mman signature is then caught by the engine's LinkError, which is rewritten).
  */
-function describe(source: ModuleSource, module: WebAssembly.Module): ModuleInfo {
+function describe(source: LoadedSource, module: WebAssembly.Module): ModuleInfo {
   if (!(source instanceof WebAssembly.Module)) return readModuleInfo(bytesOf(source));
   const imports: ImportInfo[] = WebAssembly.Module.imports(module).map((entry) =>
     entry.kind === "function"
@@ -179,6 +266,18 @@ function exportedHeapBase(exports: WebAssembly.Exports, memory: WebAssembly.Memo
   return heapBase;
 }
 
+/**
+ * True for a module that has no `__heap_base` and needs none: one that imports no `mman`
+ * function (a plain wasi-libc program: its allocator grows memory itself, nothing of ours is
+ * called), or one whose build note says the break starts above the initial memory
+ * (`wasi-mman cc --malloc=dlmalloc`). The engine's notice about a missing export would be wrong
+ * advice for both.
+ */
+function withoutHeapBaseOnPurpose(info: ModuleInfo, module: WebAssembly.Module): boolean {
+  if (!info.imports.some((entry) => entry.module === MMAN_MODULE)) return true;
+  return readBuildNote(module)?.heapBase === "memory-size";
+}
+
 /** mman.attach(), with the engine's own refusal of a heap base as a HeapBaseError. */
 function attachChecked(mman: Mman, target: Parameters<Mman["attach"]>[0]): AttachInfo {
   try {
@@ -189,11 +288,12 @@ function attachChecked(mman: Mman, target: Parameters<Mman["attach"]>[0]): Attac
   }
 }
 
-/** Compiles bytes, turning a CompileError into a one-line readable error. */
+/** Compiles a source, turning a CompileError into a one-line readable error. */
 export async function compileModule(source: ModuleSource): Promise<WebAssembly.Module> {
-  if (source instanceof WebAssembly.Module) return source;
+  const loaded = await loadModuleSource(source);
+  if (loaded instanceof WebAssembly.Module) return loaded;
   try {
-    return await WebAssembly.compile(bytesOf(source) as Uint8Array<ArrayBuffer>);
+    return await WebAssembly.compile(bytesOf(loaded) as Uint8Array<ArrayBuffer>);
   } catch (error) {
     if (error instanceof WebAssembly.CompileError) throw new WebAssembly.CompileError(`wasi-mman: invalid WebAssembly module: ${error.message}`);
     throw error;
@@ -212,8 +312,9 @@ export async function instantiateWithMman(
   hostImports: WebAssembly.Imports,
   options: InstantiateOptions = {},
 ): Promise<Instantiated> {
-  const module = await compileModule(source);
-  const info = describe(source, module);
+  const loaded = await loadModuleSource(source);
+  const module = await compileModule(loaded);
+  const info = describe(loaded, module);
   const mman = isMman(options.mman) ? options.mman : createMman(options.mman ?? {});
   checkMmanImports(info.imports, Object.keys(mman.imports.mman));
 
@@ -233,7 +334,7 @@ export async function instantiateWithMman(
     if (memory === null) {
       // A compiled Module does not tell its memory's limits (WebAssembly.Module.imports() gives
       // names and kinds only), so no memory can be made that is sure to link.
-      if (source instanceof WebAssembly.Module) {
+      if (loaded instanceof WebAssembly.Module) {
         throw new ImportMismatchError(
           `wasi-mman: the module imports its memory ${wanted.module}.${wanted.name}, and a compiled WebAssembly.Module does not say how large it must be: ` +
             "pass `memory` (a WebAssembly.Memory at least as large as the module declares), or pass the module's bytes",
@@ -271,7 +372,10 @@ export async function instantiateWithMman(
   // 32 bits or a RangeError that a host would take for a trap.
   const exportedBase = exportedHeapBase(exports, memory);
   let attachInfo: AttachInfo;
-  if (exportedMemory === memory) {
+  if (exportedBase === undefined && options.heapBase === undefined && withoutHeapBaseOnPurpose(info, module)) {
+    // Starting at the end of the memory is right for these modules: no notice.
+    attachInfo = { ...attachChecked(mman, { memory, heapBase: memory.buffer.byteLength }), heapBaseSource: "memory-size" };
+  } else if (exportedMemory === memory) {
     attachInfo = options.heapBase === undefined || exportedBase !== undefined
       ? attachChecked(mman, instance)
       : attachChecked(mman, { memory, heapBase: options.heapBase });

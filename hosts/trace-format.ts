@@ -112,10 +112,41 @@ function formatArgs(record: TraceRecord): string {
   }
 }
 
+/**
+ * What each errno the calls return means, in glibc's strerror(3) words, as strace(1) prints
+ * them after the name (`-1 ENOMEM (Cannot allocate memory)`).
+ */
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  EPERM: "Operation not permitted",
+  ENOENT: "No such file or directory",
+  EBADF: "Bad file descriptor",
+  EAGAIN: "Resource temporarily unavailable",
+  ENOMEM: "Cannot allocate memory",
+  EACCES: "Permission denied",
+  EFAULT: "Bad address",
+  EEXIST: "File exists",
+  ENODEV: "No such device",
+  EINVAL: "Invalid argument",
+  ENOSYS: "Function not implemented",
+  EOVERFLOW: "Value too large for defined data type",
+  EOPNOTSUPP: "Operation not supported",
+};
+
+/** strerror(3)'s text for an errno name (`"ENOMEM"` -> `"Cannot allocate memory"`), or null. */
+export function errnoText(name: string): string | null {
+  return ERRNO_TEXT[name] ?? null;
+}
+
+export interface StraceLineOptions {
+  /** Follow the errno name with its text, as strace does: `-1 ENOMEM (Cannot allocate memory)`. */
+  errnoText?: boolean;
+}
+
 /** The result: `-1 ENOMEM` on failure; an address in hex; 0 and the page size in decimal. */
-function formatResult(record: TraceRecord): string {
+function formatResult(record: TraceRecord, options: StraceLineOptions): string {
   if (record.errno !== null) {
-    return `-1 ${record.errno}`;
+    const text = options.errnoText === true ? errnoText(record.errno) : null;
+    return text === null ? `-1 ${record.errno}` : `-1 ${record.errno} (${text})`;
   }
   switch (record.call) {
     case "brk":
@@ -128,8 +159,8 @@ function formatResult(record: TraceRecord): string {
 }
 
 /** One strace(1)-style line (no newline), e.g. `munmap(0x120000, 131072) = 0`. */
-export function straceLine(record: TraceRecord): string {
-  return `${record.call}(${formatArgs(record)}) = ${formatResult(record)}`;
+export function straceLine(record: TraceRecord, options: StraceLineOptions = {}): string {
+  return `${record.call}(${formatArgs(record)}) = ${formatResult(record, options)}`;
 }
 
 /** Known errno names, for checking trace output. */

@@ -20,7 +20,8 @@ import type { FuncSignature, ValType } from "./wasm-imports.js";
 
 const VALTYPE_CODES: Partial<Record<ValType, number>> = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c };
 
-function uleb(value: number): number[] {
+/** An unsigned LEB128 number (wasm core spec, "Integers"). */
+export function uleb(value: number): number[] {
   const out: number[] = [];
   do {
     let byte = value & 0x7f;

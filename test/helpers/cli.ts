@@ -2,7 +2,7 @@
  * Spawning the `wasi-mman` command in tests. The command runs from the TypeScript sources
  * (`node --import tsx cli/main.ts`), so a stale dist/ never answers for them.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -13,17 +13,29 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs node with `args` in the repository root and collects its output. */
-export function spawnNode(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+/** A running command: its process (to signal it) and its result once it ends. */
+export interface Running {
+  child: ChildProcess;
+  done: Promise<Run>;
+}
+
+/** Starts node with `args` in `cwd` (default: the repository root); collects its output. */
+export function startNode(args: string[], cwd: string = repoRoot, env: NodeJS.ProcessEnv = process.env): Running {
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const done = new Promise<Run>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
+  return { child, done };
+}
+
+/** Runs node with `args` in the repository root and collects its output. */
+export function spawnNode(args: string[]): Promise<Run> {
+  return startNode(args).done;
 }
 
 /** `wasi-mman <args>` from the sources. */
