@@ -25,7 +25,7 @@ import { Clearing } from "./clearing.js";
 import { FreeRuns } from "./free-runs.js";
 import { Growth, type GrowthPolicy, type PageOrigin } from "./growth.js";
 import { checkInvariants } from "./invariants.js";
-import { ADDRESS_LIMIT_32 } from "./linux.js";
+import { ADDRESS_LIMIT_32, MapFlags, VmFlag } from "./linux.js";
 import type { MappingRecord } from "./mapping-table.js";
 import { Mappings } from "./mappings.js";
 import { WasmLinearMemory, type LinearMemory } from "./memory.js";
@@ -232,8 +232,13 @@ export class AddressSpace {
     this.runs.release(from, to);
   }
 
-  addMapping(start: number, pages: number, prot: number, flags: number, requested: number, file: object | null = null, fileOffset = 0): void {
-    this.maps.add(start, pages, prot, flags, requested, file, fileOffset);
+  /**
+   * Records a new mapping over pages just taken. A private anonymous mapping's offset is its
+   * address, as Linux sets a new anonymous vma's pgoff; merges follow from it (mappings.ts).
+   */
+  addMapping(start: number, pages: number, prot: number, flags: number, requested: number, file: object | null = null, fileOffset = 0, vmFlags = 0): void {
+    const privateAnonymous = file === null && (flags & MapFlags.TYPE) !== MapFlags.SHARED;
+    this.maps.add(start, pages, prot, flags, requested, file, privateAnonymous ? start * this.pageSize : fileOffset, vmFlags);
     this.notePeaks();
   }
 
@@ -266,14 +271,40 @@ export class AddressSpace {
     if (keepOld) {
       // MREMAP_DONTUNMAP: the old range stays mapped, empty, as a new anonymous mapping.
       this.clearing.zeroInUse(this.memory as LinearMemory, from, from + old.pages);
-      this.maps.add(from, old.pages, old.prot, old.flags, old.pages * this.pageSize, null, 0);
+      // The old vma loses VM_ACCOUNT and VM_LOCKED, and its anon_vma when all of it moved (mm/mremap.c dontunmap_complete).
+      const vmFlags = old.vmFlags & ~(VmFlag.ACCOUNT | VmFlag.LOCKED | VmFlag.WRITTEN);
+      this.maps.add(from, old.pages, old.prot, old.flags, old.pages * this.pageSize, null, old.fileOffset, vmFlags, old.origin);
     } else {
       this.release(from, from + old.pages);
     }
     this.notePeaks();
   }
+  /**
+   * MREMAP_DONTUNMAP: pages [from, from+pages) of a mapping are copied to `to` (taken, bytes
+   * copied) as a new mapping; the old record stays whole, its pages there read as zeros, and it
+   * loses VM_ACCOUNT and VM_LOCKED (and its anon_vma when all of it moved): mm/mremap.c
+   * dontunmap_complete, which splits nothing.
+   */
+  copyMapping(from: number, to: number, pages: number, requested: number): void {
+    const start = this.mappingAt(from);
+    const old = this.maps.record(start);
+    const fresh = old.file === null && (old.flags & MapFlags.TYPE) !== MapFlags.SHARED && (old.vmFlags & VmFlag.WRITTEN) === 0;
+    const offset = fresh ? to * this.pageSize : old.fileOffset + (from - start) * this.pageSize;
+    this.maps.add(to, pages, old.prot, old.flags, requested, old.file, offset, old.vmFlags, fresh ? 0 : old.origin);
+    this.clearing.zeroInUse(this.memory as LinearMemory, from, from + pages);
+    const whole = start === from && old.pages === pages;
+    this.maps.setVmFlags(start, start + 1, 0, VmFlag.ACCOUNT | VmFlag.LOCKED | (whole ? VmFlag.WRITTEN : 0));
+    this.notePeaks();
+  }
   protect(from: number, to: number, prot: number): void {
     this.maps.protect(from, to, prot);
+  }
+  setVmFlags(from: number, to: number, set: number, clear: number): void {
+    this.maps.setVmFlags(from, to, set, clear);
+  }
+  /** The mappings in [from, to) became writable (mprotect): charged if private and reserved, and possibly written. */
+  markWritable(from: number, to: number): void {
+    this.maps.markWritable(from, to);
   }
   /** True when some live mapping is backed by a file. */
   get hasFileMappings(): boolean {

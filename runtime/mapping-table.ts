@@ -16,8 +16,15 @@ export interface MappingRecord {
   requestedBytes: number;
   /** The object the file resolver returned, or null for anonymous memory. */
   file: object | null;
-  /** Byte offset in the file of the first page. */
+  /** Byte offset in the file of the first page (for shared anonymous memory: in its object). */
   fileOffset: number;
+  /** vma flags besides protection (linux.ts VmFlag): neighbours that differ never merge. */
+  vmFlags: number;
+  /**
+   * Which object the pages belong to, as Linux's anon_vma or shmem file tells vmas apart:
+   * records of one origin may merge, records of two never do (a mapping moved next to another).
+   */
+  origin: number;
 }
 
 export class MappingTable {
@@ -28,6 +35,9 @@ export class MappingTable {
   /** 0 = anonymous; otherwise 1 + a slot in `files`. */
   fileSlot = new Int32Array(0);
   fileOffset = new Float64Array(0);
+  vmFlags = new Int32Array(0);
+  origin = new Int32Array(0);
+  private nextOrigin = 1;
   private files: (object | null)[] = [];
   private fileKeys: (object | null)[] = [];
   private fileRefs: number[] = [];
@@ -47,11 +57,20 @@ export class MappingTable {
     this.requested = grow(this.requested, (n) => new Float64Array(n));
     this.fileSlot = grow(this.fileSlot, (n) => new Int32Array(n));
     this.fileOffset = grow(this.fileOffset, (n) => new Float64Array(n));
+    this.vmFlags = grow(this.vmFlags, (n) => new Int32Array(n));
+    this.origin = grow(this.origin, (n) => new Int32Array(n));
+  }
+
+  /** A new origin, for a mapping that shares its pages with no other. */
+  newOrigin(): number {
+    return this.nextOrigin++;
   }
 
   /** Writes a record at `start` (the page table's start bit is the caller's). */
-  write(start: number, pages: number, prot: number, flags: number, requested: number, file: object | null, fileOffset: number): void {
+  write(start: number, pages: number, prot: number, flags: number, requested: number, file: object | null, fileOffset: number, vmFlags: number, origin: number): void {
     this.pages[start] = pages;
+    this.vmFlags[start] = vmFlags;
+    this.origin[start] = origin;
     this.prot[start] = prot;
     this.flags[start] = flags;
     this.requested[start] = requested;
@@ -62,6 +81,8 @@ export class MappingTable {
   /** Copies the record at `from` to `to` with a new length and request (a split's right part). */
   copySplit(from: number, to: number, pages: number, requested: number, offsetDelta: number): void {
     this.pages[to] = pages;
+    this.vmFlags[to] = this.vmFlags[from];
+    this.origin[to] = this.origin[from];
     this.prot[to] = this.prot[from];
     this.flags[to] = this.flags[from];
     this.requested[to] = requested;
@@ -103,6 +124,8 @@ export class MappingTable {
       requestedBytes: this.requested[start],
       file: this.fileOf(start),
       fileOffset: this.fileOffset[start],
+      vmFlags: this.vmFlags[start],
+      origin: this.origin[start],
     };
   }
 
@@ -113,7 +136,9 @@ export class MappingTable {
       this.flags.byteLength +
       this.requested.byteLength +
       this.fileSlot.byteLength +
-      this.fileOffset.byteLength
+      this.fileOffset.byteLength +
+      this.vmFlags.byteLength +
+      this.origin.byteLength
     );
   }
 

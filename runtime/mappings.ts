@@ -7,6 +7,7 @@
  * Pages are not freed here: unmapping hands each range to `release`, which the facade routes to
  * the free runs or back to the brk area.
  */
+import { MapFlags, VM_MERGE_MASK, VmFlag } from "./linux.js";
 import { MappingTable, type MappingRecord } from "./mapping-table.js";
 import type { PageTable } from "./page-table.js";
 import type { Statistics } from "./statistics.js";
@@ -23,11 +24,45 @@ export class Mappings {
     private readonly release: ReleasePages,
   ) {}
 
-  /** Records a mapping over pages that were just taken. */
-  add(start: number, pages: number, prot: number, flags: number, requested: number, file: object | null, fileOffset: number): void {
+  /**
+   * Records a mapping over pages that were just taken. `origin` 0 asks for the rule of a new
+   * vma: a private anonymous mapping joins the origin of a neighbour Linux would merge it with
+   * at creation (a new vma has no anon_vma yet, so it merges with either: mm/vma.c), anything
+   * else gets an origin of its own.
+   */
+  add(start: number, pages: number, prot: number, flags: number, requested: number, file: object | null, fileOffset: number, vmFlags = 0, origin = 0): void {
+    const r = this.records;
+    if (origin === 0 && file === null && (flags & MapFlags.TYPE) !== MapFlags.SHARED) origin = this.neighbourOrigin(start, pages, prot, flags, vmFlags);
+    if (origin === 0) origin = r.newOrigin();
     this.table.setStart(start);
-    this.records.write(start, pages, prot, flags, requested, file, fileOffset);
+    r.write(start, pages, prot, flags, requested, file, fileOffset, vmFlags, origin);
     this.stats.mapped(pages, requested);
+  }
+
+  /**
+   * The origin a new private anonymous vma merges into, or 0: a neighbour with the same
+   * attributes whose pgoff follows. Linux merges the new vma (no anon_vma yet) with both
+   * neighbours when their anon_vmas agree, and then takes the one that has an anon_vma.
+   */
+  private neighbourOrigin(start: number, pages: number, prot: number, flags: number, vmFlags: number): number {
+    const r = this.records;
+    const same = (at: number): boolean =>
+      r.prot[at] === prot && r.flags[at] === flags && ((r.vmFlags[at] ^ vmFlags) & VM_MERGE_MASK) === 0 && r.fileSlot[at] === 0;
+    // A private anonymous vma's pgoff is its address when made (mm/mmap.c), and Linux merges
+    // only where pgoffs follow each other: never with a neighbour that mremap moved there.
+    const size = this.pageSize;
+    const beforeStart = start > 0 && this.table.isUsed(start - 1) ? this.table.prevStart(start - 1, 0) : -1;
+    const before =
+      beforeStart >= 0 && beforeStart + r.pages[beforeStart] === start && same(beforeStart) && r.fileOffset[beforeStart] + r.pages[beforeStart] * size === start * size
+        ? beforeStart
+        : -1;
+    const afterStart = start + pages;
+    const after = afterStart < r.pages.length && this.table.isStart(afterStart) && same(afterStart) && r.fileOffset[afterStart] === afterStart * size ? afterStart : -1;
+    const written = (at: number): boolean => at >= 0 && (r.vmFlags[at] & VmFlag.WRITTEN) !== 0;
+    if (written(before)) return r.origin[before];
+    if (written(after)) return r.origin[after];
+    if (before >= 0) return r.origin[before];
+    return after >= 0 ? r.origin[after] : 0;
   }
 
   /** Pages of the mapping that starts at `start`. */
@@ -74,7 +109,13 @@ export class Mappings {
     for (let end = first + r.pages[first]; end < to; end += r.pages[end]) {
       if (end >= owned || !this.table.isStart(end)) return false;
       if (r.prot[end] !== r.prot[first] || r.flags[end] !== r.flags[first] || r.fileSlot[end] !== r.fileSlot[first]) return false;
-      if (r.fileSlot[first] !== 0 && r.fileOffset[end] !== r.fileOffset[first] + (end - first) * this.pageSize) return false;
+      if (((r.vmFlags[end] ^ r.vmFlags[first]) & VM_MERGE_MASK) !== 0) return false;
+      // Two anon_vmas never merge; a part without one merges with anything (mm/vma.c).
+      const bothWritten = (r.vmFlags[end] & r.vmFlags[first] & VmFlag.WRITTEN) !== 0;
+      if (bothWritten && r.origin[end] !== r.origin[first]) return false;
+      // The pages must follow each other in their object: the file, the shared anonymous
+      // object, or for private anonymous memory the addresses it was made at (Linux's pgoff).
+      if (r.fileOffset[end] !== r.fileOffset[first] + (end - first) * this.pageSize) return false;
     }
     return true;
   }
@@ -136,8 +177,28 @@ export class Mappings {
   move(from: number, to: number, newPages: number, requested: number): MappingRecord {
     const old = this.records.record(from);
     this.drop(from);
-    this.add(to, newPages, old.prot, old.flags, requested, old.file, old.fileOffset);
+    // Private anonymous memory that never had an anon_vma takes the pgoff of its new address,
+    // and merges there like a new vma (mm/vma.c copy_vma); anything else keeps both.
+    const fresh = old.file === null && (old.flags & MapFlags.TYPE) !== MapFlags.SHARED && (old.vmFlags & VmFlag.WRITTEN) === 0;
+    this.add(to, newPages, old.prot, old.flags, requested, old.file, fresh ? to * this.pageSize : old.fileOffset, old.vmFlags, fresh ? 0 : old.origin);
     return old;
+  }
+
+  /** Sets and clears vma flags of whole mappings in [from, to) (madvise; the caller split at the ends). */
+  setVmFlags(from: number, to: number, set: number, clear: number): void {
+    const r = this.records;
+    for (let start = this.next(from, to); start >= 0; start = this.next(start + r.pages[start], to)) r.vmFlags[start] = (r.vmFlags[start] & ~clear) | set;
+  }
+
+  /** The whole mappings in [from, to) became writable: VM_ACCOUNT for private ones without VM_NORESERVE, and WRITTEN. */
+  markWritable(from: number, to: number): void {
+    const r = this.records;
+    for (let start = this.next(from, to); start >= 0; start = this.next(start + r.pages[start], to)) {
+      const isPrivate = (r.flags[start] & MapFlags.TYPE) === MapFlags.PRIVATE;
+      let flags = r.vmFlags[start] | VmFlag.WRITTEN;
+      if (isPrivate && (flags & VmFlag.NORESERVE) === 0) flags |= VmFlag.ACCOUNT;
+      r.vmFlags[start] = flags;
+    }
   }
 
   /** Sets the protection of whole mappings in [from, to) (the caller split at the ends). */

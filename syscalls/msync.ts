@@ -1,19 +1,23 @@
 /**
- * msync(2): writes shared file mappings in the range back to their files. MS_ASYNC and MS_SYNC
- * both write at once (there is no background writer to defer to); MS_INVALIDATE has nothing to
- * invalidate, since a mapping is the only copy of its bytes in this process. Anonymous memory
- * succeeds with nothing to do. Unaligned start or bad flags: EINVAL; unmapped pages: ENOMEM.
+ * msync(2), as Linux 6.18 walks it (mm/msync.c): flags and alignment (EINVAL), the length
+ * rounded up to a page (a length that wraps to 0 syncs nothing and succeeds; an end past
+ * 4 GiB is ENOMEM), then the mappings in the range. A hole is ENOMEM: at once under MS_SYNC,
+ * at the end otherwise (the rest of the range is still written back). MS_INVALIDATE on a
+ * MAP_LOCKED mapping is EBUSY.
+ *
+ * Shared file mappings in the range write back at once for both MS_SYNC and MS_ASYNC (there is
+ * no background writer to defer to); MS_INVALIDATE has nothing to invalidate, since a mapping
+ * is the only copy of its bytes in this process. Anonymous memory has nothing to do.
  */
-import { Errno, Ms } from "../runtime/linux.js";
+import { ADDRESS_LIMIT_32, Errno, Ms, VmFlag } from "../runtime/linux.js";
 import type { Planned, SyscallContext } from "./context.js";
 import { writeBackRange } from "./file-mappings.js";
-import { pageRange, type PageRange } from "./range.js";
-
-const range: PageRange = { from: 0, to: 0 };
 
 export interface MsyncPlan {
-  from: number;
-  to: number;
+  /** Page ranges to write back, in address order. */
+  ranges: [number, number][];
+  /** What the call returns once they are written: 0, or ENOMEM/EBUSY. */
+  result: number;
 }
 
 export function msync(ctx: SyscallContext, address: number, length: number, flags: number): number {
@@ -25,17 +29,41 @@ export function planMsync(ctx: SyscallContext, address: number, length: number, 
   const space = ctx.space;
   if (!space.attached) return -Errno.ENOSYS;
   if ((flags & ~(Ms.ASYNC | Ms.INVALIDATE | Ms.SYNC)) !== 0) return -Errno.EINVAL;
+  if ((address & space.pageMask) !== 0) return -Errno.EINVAL;
   if ((flags & Ms.ASYNC) !== 0 && (flags & Ms.SYNC) !== 0) return -Errno.EINVAL;
-  const bad = pageRange(space, address, length, range);
-  if (bad !== 0) return bad;
-  if (length === 0) return { from: 0, to: 0 };
+  const plan: MsyncPlan = { ranges: [], result: 0 };
+  // (len + page - 1) & ~(page - 1) in 32 bits: a length within a page of 4 GiB wraps to 0.
+  const pages = length > ADDRESS_LIMIT_32 - space.pageSize ? 0 : space.pagesFor(length);
+  if (address + pages * space.pageSize > ADDRESS_LIMIT_32) return -Errno.ENOMEM;
+  if (pages === 0) return plan;
   space.sync();
-  const { from, to } = range;
-  if (!space.isInUse(from, to)) return -Errno.ENOMEM;
-  return { from, to };
+  const from = address / space.pageSize;
+  const to = from + pages;
+  for (let page = from; page < to; ) {
+    if (!space.isInUse(page, page + 1)) {
+      plan.result = -Errno.ENOMEM;
+      if (flags === Ms.SYNC) return plan;
+      page++;
+      continue;
+    }
+    const start = space.mappingAt(page);
+    if (start < 0) {
+      page++;
+      continue;
+    }
+    const record = space.record(start);
+    if ((flags & Ms.INVALIDATE) !== 0 && (record.vmFlags & VmFlag.LOCKED) !== 0) {
+      plan.result = -Errno.EBUSY;
+      return plan;
+    }
+    const end = Math.min(start + record.pages, to);
+    if (record.file !== null) plan.ranges.push([page, end]);
+    page = end;
+  }
+  return plan;
 }
 
 export function applyMsync(ctx: SyscallContext, plan: MsyncPlan): number {
-  if (plan.from < plan.to && ctx.space.hasFileMappings) writeBackRange(ctx.space, plan.from, plan.to);
-  return 0;
+  for (const [from, to] of plan.ranges) writeBackRange(ctx.space, from, to);
+  return plan.result;
 }
