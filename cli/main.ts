@@ -54,8 +54,8 @@ ${lines.join("\n")}
 
 Run \`wasi-mman <command> --help\` for a command's options.
 
-Example:
-  wasi-mman run --stats fixtures/hosts/hello.wat`;
+Example (the package ships examples/hello.wasm):
+  wasi-mman run --stats node_modules/wasi-mman/examples/hello.wasm`;
 }
 
 function isModuleNotFound(error: unknown): boolean {

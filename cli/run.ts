@@ -52,7 +52,7 @@ Exit status: the module's exit code; 2 for bad options, a missing or invalid mod
 import the host does not provide; 134 if the module traps.
 
 Example:
-  wasi-mman run fixtures/hosts/hello.wat --stats --page-size 16k -- one two
+  wasi-mman run node_modules/wasi-mman/examples/hello.wasm --stats --page-size 16k -- one two
   wasi-mman run --dir ./data:/data --strace prog.wasm /data/input.txt`;
 
 const SPEC = {

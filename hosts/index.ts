@@ -8,7 +8,7 @@ export type { ShimRunOptions, ShimRunResult } from "./shim.js";
 export { shimFileResolver, mappableFromShimFd } from "./shim-files.js";
 export type { ShimFdTable } from "./shim-files.js";
 export { instantiateWithMman, compileModule, loadModuleSource, readBuildNote, buildNoteSection, BUILD_NOTE_SECTION, HeapBaseError } from "./instantiate.js";
-export type { BuildNote, InstantiateOptions, Instantiated, ModuleKind, ModuleSource } from "./instantiate.js";
+export type { BuildNote, CompiledModule, InstantiateOptions, Instantiated, ModuleBytes, ModuleKind, ModuleSource } from "./instantiate.js";
 export {
   checkAllImportsPresent,
   checkMmanImports,

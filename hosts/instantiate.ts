@@ -33,10 +33,22 @@ import { readModuleInfo, type ImportInfo, type ModuleInfo } from "./wasm-imports
  * in Node, a URL relative to the page in a browser. Whatever it is, the bytes are read before
  * anything is instantiated, so the import checks below see them.
  */
-export type ModuleSource = BufferSource | WebAssembly.Module | Response | URL | string;
+export type ModuleSource = ModuleBytes | CompiledModule | Response | URL | string;
+
+/** A module's bytes: a Uint8Array or Node Buffer, any other view, or the buffer itself. */
+export type ModuleBytes = ArrayBufferLike | ArrayBufferView;
+
+/**
+ * A compiled module. TypeScript declares WebAssembly.Module as an empty interface, which any
+ * value but null and undefined would match (a number, a path object); the tag every real module
+ * carries keeps those out of ModuleSource.
+ */
+export interface CompiledModule extends WebAssembly.Module {
+  readonly [Symbol.toStringTag]?: "WebAssembly.Module";
+}
 
 /** What a source is once read: bytes, or the compiled module it already was. */
-type LoadedSource = BufferSource | WebAssembly.Module;
+type LoadedSource = ModuleBytes | WebAssembly.Module;
 
 /**
  * The custom section `wasi-mman cc` adds to every module it links: a JSON object saying how
@@ -112,8 +124,7 @@ export async function loadModuleSource(source: ModuleSource): Promise<LoadedSour
     if (fs !== null && !URL_WITH_SCHEME.test(source)) return readLocalFile(source, fs);
     return responseBytes(await fetch(source));
   }
-  // SharedArrayBuffer and other BufferSources that are not ArrayBuffer views.
-  if (typeof SharedArrayBuffer === "function" && (source as unknown) instanceof SharedArrayBuffer) return source as unknown as BufferSource;
+  if (typeof SharedArrayBuffer === "function" && (source as unknown) instanceof SharedArrayBuffer) return source as SharedArrayBuffer;
   throw new TypeError(`wasi-mman: a module must be bytes, a WebAssembly.Module, a Response, a URL or a path, got ${Object.prototype.toString.call(source)}`);
 }
 
@@ -159,8 +170,8 @@ function isMman(value: Mman | MmanOptions | undefined): value is Mman {
   return typeof value === "object" && value !== null && "attach" in value && "imports" in value;
 }
 
-/** Uint8Array over any BufferSource, without copying. */
-function bytesOf(source: BufferSource): Uint8Array {
+/** Uint8Array over any bytes, without copying. */
+function bytesOf(source: ModuleBytes): Uint8Array {
   if (source instanceof Uint8Array) return source;
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   return new Uint8Array(source);
