@@ -5,8 +5,8 @@
  */
 export { runWithShim, defaultShimFds } from "./shim.js";
 export type { ShimRunOptions, ShimRunResult } from "./shim.js";
-export { shimFileResolver, mappableFromShimFd } from "./shim-files.js";
-export type { ShimFdTable } from "./shim-files.js";
+export { shimFileResolver, mappableFromShimFd, coherentShim, coherentShimImports, coherentWasiImport, coherentMmanImports } from "./shim-files.js";
+export type { ShimFdTable, ShimWasi, CoherentEngine, HostFiles } from "./shim-files.js";
 export { instantiateWithMman, compileModule, loadModuleSource, readBuildNote, buildNoteSection, BUILD_NOTE_SECTION, HeapBaseError } from "./instantiate.js";
 export type { BuildNote, CompiledModule, InstantiateOptions, Instantiated, ModuleBytes, ModuleKind, ModuleSource } from "./instantiate.js";
 export {

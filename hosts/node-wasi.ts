@@ -15,13 +15,16 @@
  * resolver of your own every file mapping fails with ENODEV (mmap(2): "the underlying
  * filesystem of the specified file does not support memory mapping"). To map files, pass
  * `files: { resolve(fd) { ... } }` returning a MappableFile for the fds you know about, for
- * example files you opened yourself with node:fs and whose guest fd numbers you track.
+ * example files you opened yourself with node:fs and whose guest fd numbers you track. With a
+ * resolver, node:wasi's file calls on those fds are kept coherent with shared mappings of them
+ * (docs/hosts.md, "Coherence of shared file mappings").
  */
 import { WASI, type WASIOptions } from "node:wasi";
 import type { FileResolver } from "../syscalls/context.js";
 import type { Mman, MmanOptions } from "../syscalls/create-mman.js";
 import { createMman } from "../syscalls/create-mman.js";
 import { instantiateWithMman, type Instantiated, type ModuleKind, type ModuleSource } from "./instantiate.js";
+import { coherentMmanImports, coherentWasiImport } from "./shim-files.js";
 
 export interface NodeWasiRunOptions {
   /** argv, including argv[0] (default `["module.wasm"]`: with an empty argv a C main exits 71). */
@@ -74,14 +77,21 @@ export async function runWithNodeWasi(source: ModuleSource, options: NodeWasiRun
   };
   const wasi = options.wasi ?? new WASI(wasiOptions);
   let mman: Mman;
+  const files = options.files ?? null;
   if (options.mman !== undefined && "attach" in options.mman) {
     mman = options.mman;
   } else {
-    const files = options.files ?? null;
     mman = createMman({ ...(files === null ? {} : { files }), onWarning: options.onWarning, ...(options.mman as MmanOptions | undefined) });
   }
-  const instantiated = await instantiateWithMman(source, wasi.getImportObject() as WebAssembly.Imports, {
-    mman,
+  // Coherence (docs/hosts.md): the memory calls always reconcile shared mappings among
+  // themselves; node:wasi's file calls only when a resolver says which file an fd is.
+  const hostImports = wasi.getImportObject() as { wasi_snapshot_preview1: Record<string, unknown> };
+  const preview1 =
+    files === null
+      ? hostImports.wasi_snapshot_preview1
+      : coherentWasiImport(hostImports.wasi_snapshot_preview1, mman, { fileOf: (fd) => files.resolve(fd) });
+  const instantiated = await instantiateWithMman(source, { ...hostImports, wasi_snapshot_preview1: preview1 } as WebAssembly.Imports, {
+    mman: { ...mman, imports: { ...mman.imports, mman: coherentMmanImports(mman) } },
     imports: options.imports,
     memory: options.memory,
     heapBase: options.heapBase,
@@ -99,5 +109,5 @@ export async function runWithNodeWasi(source: ModuleSource, options: NodeWasiRun
   } else {
     wasi.initialize({ exports: _initialize === undefined ? rest : { ...rest, _initialize } } as unknown as WebAssembly.Instance);
   }
-  return { ...instantiated, kind, wasi, exitCode };
+  return { ...instantiated, mman, kind, wasi, exitCode };
 }

@@ -13,7 +13,9 @@
  *   mman.attach(instance); wasi.start(instance);
  *
  * File-backed mappings: unless told otherwise, the memory calls resolve guest fds through the
- * shim's descriptor table (shimFileResolver), so `mmap(fd)` maps the shim's files.
+ * shim's descriptor table (shimFileResolver), so `mmap(fd)` maps the shim's files. Both import
+ * modules are wrapped (coherentShim) so that shared mappings and the shim's file calls
+ * see the same bytes at every call.
  * This file imports nothing from Node: it runs in browsers too.
  */
 import { ConsoleStdout, File, OpenFile, WASI, WASIProcExit, type Fd } from "@bjorn3/browser_wasi_shim";
@@ -21,7 +23,7 @@ import type { FileResolver } from "../syscalls/context.js";
 import type { Mman, MmanOptions } from "../syscalls/create-mman.js";
 import { createMman } from "../syscalls/create-mman.js";
 import { instantiateWithMman, type Instantiated, type ModuleKind, type ModuleSource } from "./instantiate.js";
-import { shimFileResolver } from "./shim-files.js";
+import { coherentShim, shimFileResolver } from "./shim-files.js";
 
 export interface ShimRunOptions {
   /** argv, including argv[0] (default `["module.wasm"]`: C's main needs an argv[0]). */
@@ -98,16 +100,28 @@ export async function runWithShim(source: ModuleSource, options: ShimRunOptions 
       debug: options.debug ?? false,
     });
   let mman: Mman;
+  // Which files guest fds name, for coherence: the shim's own unless a resolver is given.
+  let resolver: FileResolver = shimFileResolver(wasi);
   if (options.mman !== undefined && "attach" in options.mman) {
     mman = options.mman;
   } else {
-    const files = options.files === undefined || options.files === "shim" ? shimFileResolver(wasi) : options.files;
+    const files = options.files === undefined || options.files === "shim" ? resolver : options.files;
+    if (files !== null) resolver = files;
     mman = createMman({ ...(files === null ? {} : { files }), onWarning: options.onWarning, ...(options.mman as MmanOptions | undefined) });
   }
+  // Shared file mappings and the shim's file calls agree at every call of either kind
+  // (docs/hosts.md, "Coherence of shared file mappings").
+  const coherent = coherentShim(wasi, mman, resolver);
   const instantiated = await instantiateWithMman(
     source,
-    { wasi_snapshot_preview1: wasi.wasiImport as WebAssembly.ModuleImports },
-    { mman, imports: options.imports, memory: options.memory, heapBase: options.heapBase, onWarning: options.onWarning },
+    coherent.hostImports,
+    {
+      mman: coherent.mman,
+      imports: options.imports,
+      memory: options.memory,
+      heapBase: options.heapBase,
+      onWarning: options.onWarning,
+    },
   );
   const kind: ModuleKind = options.run === undefined || options.run === "auto" ? instantiated.kind : options.run;
   // The shim reads `inst.exports.memory` on every WASI call; wasiView supplies it for an
@@ -126,5 +140,5 @@ export async function runWithShim(source: ModuleSource, options: ShimRunOptions 
       exitCode = error.code;
     }
   }
-  return { ...instantiated, kind, wasi, exitCode };
+  return { ...instantiated, mman, kind, wasi, exitCode };
 }

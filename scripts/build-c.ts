@@ -6,9 +6,10 @@
  *   fixtures/   fixtures/c/*.c, one .wasm per allocator: <name>.<malloc>.wasm
  *   sqlite/     SQLite 3.40.1 (Debian source package sqlite3) with fixtures/c/sqlite/:
  *               workload.<malloc>.wasm and the same program built natively with gcc
+ *   sqlite-mmap/ the same SQLite on files with memory-mapped I/O (fixtures/c/coherence/)
  *   bench/      the mmap/munmap benchmark against our layer and wasi-libc's emulation
  *
- *   node --import tsx scripts/build-c.ts [libs|fixtures|sqlite|bench|all]
+ *   node --import tsx scripts/build-c.ts [libs|fixtures|sqlite|sqlite-mmap|bench|all]
  *
  * Tests and the benchmark import the functions below, so there is one build for everything.
  */
@@ -138,6 +139,25 @@ async function sqliteAmalgamation(): Promise<string> {
   return dir;
 }
 
+/** sqlite3.c compiled once to a wasm object with `flags` (linked into each program later). */
+async function sqliteObject(object: string, key: string, amalgamation: string, flags: string[]): Promise<string> {
+  const toolchain = findToolchain();
+  return cached(object, key, async () => {
+    await run(toolchain.cc, [
+      "--target=wasm32-wasi",
+      ...(toolchain.sysroot ? [`--sysroot=${toolchain.sysroot}`] : []),
+      "-O2",
+      "-I",
+      glueIncludeDir(),
+      ...flags,
+      "-c",
+      amalgamation,
+      "-o",
+      object,
+    ]);
+  });
+}
+
 export async function buildSqlite(): Promise<SqliteBuild> {
   const toolchain = findToolchain();
   const amalgamationDir = await sqliteAmalgamation();
@@ -148,21 +168,7 @@ export async function buildSqlite(): Promise<SqliteBuild> {
   const sourceKey = hashOf([...sources.map((file) => readFileSync(file)), readFileSync(join(amalgamationDir, "sqlite3.c")), JSON.stringify(SQLITE_DEFINES)]);
 
   // sqlite3.c once as a wasm object, linked three times.
-  const object = join(outDir, "sqlite3.o");
-  await cached(object, hashOf([sourceKey, toolchain.cc]), async () => {
-    await run(toolchain.cc, [
-      "--target=wasm32-wasi",
-      ...(toolchain.sysroot ? [`--sysroot=${toolchain.sysroot}`] : []),
-      "-O2",
-      "-I",
-      glueIncludeDir(),
-      ...SQLITE_DEFINES,
-      "-c",
-      join(amalgamationDir, "sqlite3.c"),
-      "-o",
-      object,
-    ]);
-  });
+  const object = await sqliteObject(join(outDir, "sqlite3.o"), hashOf([sourceKey, toolchain.cc]), join(amalgamationDir, "sqlite3.c"), SQLITE_DEFINES);
   const wasm = {} as Record<MallocChoice, string>;
   for (const malloc of MALLOC_CHOICES) {
     const libraries = await buildLayerLibraries(malloc);
@@ -175,6 +181,58 @@ export async function buildSqlite(): Promise<SqliteBuild> {
   await cached(native, sourceKey, async () => {
     // -O0: the native build only provides the expected output, and compiles in a third of the time.
     await run("gcc", ["-O0", "-I", amalgamationDir, ...SQLITE_DEFINES, join(amalgamationDir, "sqlite3.c"), ...sources, "-o", native]);
+  });
+  return { wasm, native };
+}
+
+// SQLite on files, with its own Unix VFS and memory-mapped I/O (fixtures/c/coherence/): the
+// database file mapped MAP_SHARED, read through the mapping, written with pwrite. The Unix VFS
+// maps files only on the systems it names (SQLITE_MAX_MMAP_SIZE is 0 elsewhere, wasm included)
+// and uses mremap only on Linux (HAVE_MREMAP): both are asked for here, for both builds.
+const SQLITE_MMAP_DEFINES = [
+  "-DSQLITE_OS_UNIX=1",
+  "-DSQLITE_THREADSAFE=0",
+  "-DSQLITE_TEMP_STORE=3",
+  "-DSQLITE_OMIT_LOAD_EXTENSION",
+  "-DSQLITE_OMIT_WAL",
+  "-DSQLITE_DEFAULT_MEMSTATUS=0",
+  "-DSQLITE_MAX_MMAP_SIZE=0x10000000",
+  "-DHAVE_MREMAP=1",
+  // WASI directories cannot be fsync'd.
+  "-DSQLITE_DISABLE_DIRSYNC",
+];
+
+export interface SqliteMmapBuild {
+  /** fixtures/c/coherence/sqlite-mmap.c under mallocng, with wasi-mman's mmap. */
+  readonly wasm: string;
+  /** The same program built natively (Linux's own mmap). */
+  readonly native: string;
+}
+
+export async function buildSqliteMmap(): Promise<SqliteMmapBuild> {
+  const toolchain = findToolchain();
+  const amalgamationDir = await sqliteAmalgamation();
+  const fixtureDir = join(packageRoot(), "fixtures", "c", "coherence");
+  const outDir = join(cBuildDir(), "sqlite-mmap");
+  mkdirSync(outDir, { recursive: true });
+  const program = join(fixtureDir, "sqlite-mmap.c");
+  const compat = join(fixtureDir, "sqlite-wasi.h");
+  const amalgamation = join(amalgamationDir, "sqlite3.c");
+  const sourceKey = hashOf([readFileSync(program), readFileSync(compat), readFileSync(amalgamation), JSON.stringify(SQLITE_MMAP_DEFINES)]);
+  const wasmFlags = ["-include", compat, "-D_WASI_EMULATED_GETPID"];
+  const object = await sqliteObject(join(outDir, "sqlite3.o"), hashOf([sourceKey, toolchain.cc]), amalgamation, [...SQLITE_MMAP_DEFINES, ...wasmFlags]);
+  const libraries = await buildLayerLibraries("mallocng");
+  const wasm = join(outDir, "sqlite-mmap.mallocng.wasm");
+  await cached(wasm, hashOf([sourceKey, JSON.stringify(layerLinkFlags("mallocng", libraries)), librariesKey()]), () =>
+    compileProgram({
+      malloc: "mallocng",
+      output: wasm,
+      args: ["-O2", "-I", amalgamationDir, ...SQLITE_MMAP_DEFINES, ...wasmFlags, object, program, "-lwasi-emulated-getpid"],
+    }),
+  );
+  const native = join(outDir, "sqlite-mmap.native");
+  await cached(native, sourceKey, async () => {
+    await run("gcc", ["-O0", "-I", amalgamationDir, ...SQLITE_MMAP_DEFINES, amalgamation, program, "-o", native, "-lm"]);
   });
   return { wasm, native };
 }
@@ -219,6 +277,7 @@ export async function buildC(what: string[] = ["all"]): Promise<void> {
   if (all || what.includes("libs")) await buildAllLibraries();
   if (all || what.includes("fixtures")) await buildFixtures();
   if (all || what.includes("sqlite")) await buildSqlite();
+  if (all || what.includes("sqlite-mmap")) await buildSqliteMmap();
   if (all || what.includes("bench")) await buildBenchPrograms();
 }
 
