@@ -252,6 +252,7 @@ export class AddressSpace {
 
   unmap(from: number, to: number): void {
     this.maps.unmap(from, to, this.brk.regionStartPage, this.ownedPages);
+    this.notePeaks(); // a split in the middle makes one record two
   }
   splitAt(page: number): void {
     this.maps.split(page, this.brk.regionStartPage, this.ownedPages);

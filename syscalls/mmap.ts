@@ -154,6 +154,9 @@ export function planMmap(ctx: SyscallContext, address: number, length: number, p
     return plan;
   }
   const resolved = file as MappableFile;
+  // A descriptor that is no regular file has no mmap (ENODEV); resolvers describe such
+  // descriptors (directories, pipes, the console) without their open mode, so this comes first.
+  if (!resolved.regular) return -Errno.ENODEV;
   if (type === Map.SHARED || type === Map.SHARED_VALIDATE) {
     if (type === Map.SHARED_VALIDATE && (flags & ~(Map.TYPE | MAP_VALIDATED_FLAGS)) !== 0) return -Errno.EOPNOTSUPP;
     // MAP_SYNC needs a DAX file (persistent memory): no file here is one.
@@ -163,7 +166,7 @@ export function planMmap(ctx: SyscallContext, address: number, length: number, p
     return -Errno.EINVAL;
   }
   if (!resolved.readable) return -Errno.EACCES;
-  if (!resolved.regular) return -Errno.ENODEV;
+  if ((flags & Map.GROWSDOWN) !== 0) return -Errno.EINVAL;
   // Read before taking any page: a resolver that fails (host code) leaves everything as it was.
   plan.file = resolved;
   plan.fileOffset = offset;

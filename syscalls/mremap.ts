@@ -231,6 +231,13 @@ export function applyMremap(ctx: SyscallContext, plan: MremapPlan): number {
     return plan.to * pageSize;
   }
   const kept = Math.min(oldPages, newPages);
+  // A move to a place of the engine's choosing can still find no room: placed first, so that
+  // a failure changes nothing (placement.ts takes the pages; nothing else has moved yet).
+  let placed = -1;
+  if (plan.kind === "move" && !plan.replace) {
+    placed = plan.noGrowth ? space.placeWithoutGrowth(newPages) : space.placeAnywhere(newPages);
+    if (placed < 0) return -Errno.ENOMEM;
+  }
   if (plan.replace && newPages < oldPages) {
     // mremap_to shrinks first, then moves what is left.
     if (space.hasFileMappings) writeBackRange(space, from + newPages, from + oldPages);
@@ -244,15 +251,13 @@ export function applyMremap(ctx: SyscallContext, plan: MremapPlan): number {
     showFileBytes(ctx, plan, from);
     return from * pageSize;
   }
-  let to = plan.to;
+  let to = placed;
   if (plan.replace) {
+    to = plan.to;
     const toEnd = to + newPages;
     if (space.hasFileMappings) writeBackRange(space, to, toEnd);
     space.unmap(to, toEnd);
     space.takeAt(to, toEnd);
-  } else {
-    to = plan.noGrowth ? space.placeWithoutGrowth(newPages) : space.placeAnywhere(newPages);
-    if (to < 0) return -Errno.ENOMEM;
   }
   if (plan.dontUnmap) {
     space.copyPages(from, to, kept);
