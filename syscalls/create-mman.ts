@@ -34,7 +34,7 @@ export interface MmanOptions {
   pageSize?: number;
   /** Never grow linear memory past this many bytes (besides the memory's own maximum). */
   maxMemoryBytes?: number;
-  /** How memory grows: "geometric" (default: chunks of 1/4 of memory, 64 KiB..8 MiB) or "exact". */
+  /** How memory grows: "geometric" (default: at least 1/16 of memory a step, from 64 KiB) or "exact". */
   growth?: GrowthOption;
   /** Called after every call with its record (see TraceRecord). */
   trace?: TraceHook;
