@@ -2,8 +2,10 @@
  * Command-line values shared by the subcommands: sizes with suffixes, page sizes, growth
  * policies, and the error type that makes the CLI print one line and exit with 2.
  */
+import { parseArgs } from "node:util";
 import { WASM_PAGE_SIZE } from "../runtime/linux.js";
-import { pageGeometry, parsePageSize } from "../runtime/page-size.js";
+import { pageGeometry } from "../runtime/page-size.js";
+import { closestName } from "./suggest.js";
 
 /** A usage error: printed as one line, exit code 2 (as getopt-style tools do). */
 export class UsageError extends Error {
@@ -26,13 +28,21 @@ export function parseSize(text: string, option: string): number {
   return bytes;
 }
 
-/** --page-size: 4k, 16k, 32k, 64k or a number of bytes; a power of two from 4 KiB to 64 KiB. */
+/**
+ * --page-size: 4k, 16k, 32k, 64k or a number of bytes; a power of two from 4 KiB to 64 KiB.
+ * Written as the tool prints sizes too: `16KiB`, `16 KiB`, `16K`, `16kb`.
+ */
 export function parsePageSizeOption(text: string): number {
-  const size = parsePageSize(text);
+  let size: number;
+  try {
+    size = parseSize(text, "--page-size");
+  } catch {
+    size = Number.NaN;
+  }
   try {
     return pageGeometry(size).size;
   } catch {
-    throw new UsageError(`--page-size: expected a power of two from 4k to 64k (4k, 8k, 16k, 32k, 64k or bytes), got "${text}"`);
+    throw new UsageError(`--page-size: expected a power of two from 4k to 64k (4k, 8k, 16k, 32k, 64k, 16KiB or bytes), got "${text}"`);
   }
 }
 
@@ -48,15 +58,31 @@ export function parseGrowthOption(text: string): "exact" | "geometric" {
   throw new UsageError(`--growth: expected "exact" or "geometric", got "${text}"`);
 }
 
+/** How an option takes its value. */
+export type OptionKind =
+  /** `--stats`: no value. */
+  | "flag"
+  /** `--page-size 16k`, `--page-size=16k`: one value, once. */
+  | "value"
+  /** `--env A=1 --env B=2`: a value, repeatable. */
+  | "list"
+  /** `--strace` or `--strace=mmap,munmap`: a value only after `=` (the next argument is never taken). */
+  | "optional";
+
 /**
- * Splits argv into options and positional arguments, GNU getopt style: options
- * (`--name value`, `--name=value`, `--flag`) may come before or after positional arguments;
- * everything after a `--` is positional, even if it starts with a dash. `spec` says which
- * options take a value ("value": once, "list": repeatable).
+ * Splits argv into options and positional arguments, GNU getopt style, with node:util's
+ * parseArgs: options (`--name value`, `--name=value`, `--flag`, `-h`) may come before or after
+ * positional arguments; everything after a `--` is positional, even if it starts with a dash.
+ * `spec` says how each long option takes its value; `aliases` maps short options to long ones.
+ *
+ * parseArgs runs in its non-strict mode and this function does the checking, because parseArgs
+ * cannot itself: take a value only after `=` ("optional": `--strace` then the module, or
+ * `--strace=mmap`; a string option would swallow the module), suggest the closest option for a
+ * mistyped one, and say in one line which option lacks a value or came twice.
  */
 export function splitOptions(
   argv: readonly string[],
-  spec: Readonly<Record<string, "flag" | "value" | "list">>,
+  spec: Readonly<Record<string, OptionKind>>,
   aliases: Readonly<Record<string, string>> = {},
 ): {
   options: Map<string, string[]>;
@@ -65,39 +91,47 @@ export function splitOptions(
   /** positional followed by afterDashes: the module, then its arguments. */
   rest: string[];
 } {
+  const config: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
+  for (const [name, kind] of Object.entries(spec)) {
+    config[name.replace(/^--/, "")] = { type: kind === "value" || kind === "list" ? "string" : "boolean" };
+  }
+  for (const [short, long] of Object.entries(aliases)) config[long.replace(/^--/, "")].short = short.replace(/^-/, "");
+  const { tokens } = parseArgs({ args: [...argv], options: config, strict: false, allowPositionals: true, tokens: true });
   const options = new Map<string, string[]>();
   const positional: string[] = [];
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--") {
-      i++;
-      break;
-    }
-    if (!arg.startsWith("-") || arg === "-") {
-      positional.push(arg);
+  const afterDashes: string[] = [];
+  let dashes = false;
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") {
+      dashes = true;
       continue;
     }
-    const eq = arg.indexOf("=");
-    const rawName = eq >= 0 ? arg.slice(0, eq) : arg;
-    const name = aliases[rawName] ?? rawName;
+    if (token.kind === "positional") {
+      (dashes ? afterDashes : positional).push(token.value);
+      continue;
+    }
+    const name = `--${token.name}`;
     const kind = spec[name];
-    if (kind === undefined) throw new UsageError(`unknown option ${rawName} (see --help; arguments for the module go after --)`);
+    if (kind === undefined) {
+      const suggestion = closestName(token.rawName, [...Object.keys(spec), ...Object.keys(aliases)]);
+      const hint = suggestion === null ? "" : `: did you mean ${suggestion}?`;
+      throw new UsageError(`unknown option ${token.rawName}${hint} (see --help; arguments for the module go after --)`);
+    }
     let value: string;
     if (kind === "flag") {
-      if (eq >= 0) throw new UsageError(`${rawName} takes no value`);
+      if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value`);
       value = "";
-    } else if (eq >= 0) {
-      value = arg.slice(eq + 1);
+    } else if (kind === "optional") {
+      value = token.value ?? "";
+      if (token.inlineValue === true && value === "") throw new UsageError(`${token.rawName}= needs a value after the =`);
     } else {
-      if (i + 1 >= argv.length) throw new UsageError(`${rawName} needs a value`);
-      value = argv[++i];
+      if (token.value === undefined) throw new UsageError(`${token.rawName} needs a value`);
+      value = token.value;
     }
     const list = options.get(name) ?? [];
-    if (kind !== "list" && list.length > 0) throw new UsageError(`${rawName} given twice`);
+    if (kind !== "list" && list.length > 0) throw new UsageError(`${token.rawName} given twice`);
     list.push(value);
     options.set(name, list);
   }
-  const afterDashes = argv.slice(i);
   return { options, positional, afterDashes, rest: [...positional, ...afterDashes] };
 }

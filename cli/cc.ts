@@ -300,17 +300,43 @@ export function writeBuildNote(output: string, malloc: MallocChoice): void {
   appendFileSync(output, buildNoteSection({ tool: "wasi-mman cc", malloc, heapBase: malloc === "dlmalloc" ? "memory-size" : "export" }));
 }
 
-const USAGE = "usage: wasi-mman cc --malloc=mallocng|oldmalloc|dlmalloc -o prog.wasm prog.c [clang options]";
+const USAGE = "usage: wasi-mman cc [--malloc=mallocng|oldmalloc|dlmalloc] -o prog.wasm prog.c [clang options]";
+
+export const CC_USAGE = `Usage: wasi-mman cc [--malloc=mallocng|oldmalloc|dlmalloc] -o prog.wasm prog.c [clang options]
+
+Compiles and links C for wasm32-wasi with malloc on the memory calls (brk, mmap, munmap,
+mremap, madvise), ready for wasi-mman run.
+
+Options:
+  --malloc NAME   the allocator (default mallocng):
+                    mallocng   musl 1.2.3's malloc (musl's default since 1.2.1)
+                    oldmalloc  musl's malloc before 1.2.1
+                    dlmalloc   wasi-libc's own (grows memory itself; the mmap family is still
+                               linked for the program's direct calls)
+  -o FILE         the module to write
+  -h, --help      show this help
+Every other argument goes to clang as it is (sources, -O2, -I, -D, -l, -Wl,...).
+
+Example:
+  wasi-mman cc -O2 -o prog.wasm prog.c && wasi-mman run --stats prog.wasm`;
+
+/** The allocator when --malloc is not given: musl's own default allocator. */
+export const DEFAULT_MALLOC: MallocChoice = "mallocng";
 
 interface ParsedArgs {
-  malloc?: MallocChoice;
+  malloc: MallocChoice;
   output?: string;
   rest: string[];
   help: boolean;
 }
 
-function parseArgs(argv: string[]): ParsedArgs {
-  const parsed: ParsedArgs = { rest: [], help: false };
+/**
+ * cc's own options, taken out of argv; everything else is clang's, passed on in order. Not
+ * node:util's parseArgs: it cannot pass unknown options through (it does not know that clang's
+ * `-I dir` takes the next argument while `-O2` does not), and cc must not reorder them.
+ */
+function parseCcArgs(argv: string[]): ParsedArgs {
+  const parsed: ParsedArgs = { malloc: DEFAULT_MALLOC, rest: [], help: false };
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index];
     let mallocValue: string | undefined;
@@ -337,12 +363,11 @@ function parseArgs(argv: string[]): ParsedArgs {
 /** The `cc` subcommand. Returns the exit status: 0, 2 for a usage or toolchain problem, 1 when clang fails. */
 export async function ccCommand(argv: string[]): Promise<number> {
   try {
-    const parsed = parseArgs(argv);
+    const parsed = parseCcArgs(argv);
     if (parsed.help) {
-      console.log(USAGE);
+      console.log(CC_USAGE);
       return 0;
     }
-    if (!parsed.malloc) throw new CcError(`wasi-mman cc: choose an allocator with --malloc=mallocng|oldmalloc|dlmalloc (${USAGE})`);
     if (!parsed.output) throw new CcError(`wasi-mman cc: name the output with -o prog.wasm (${USAGE})`);
     if (!parsed.rest.some((arg) => !arg.startsWith("-"))) throw new CcError(`wasi-mman cc: no input files (${USAGE})`);
     findToolchain();

@@ -4,6 +4,7 @@
  * broken subcommand never stops the others from working.
  */
 import { readFileSync } from "node:fs";
+import { closestName } from "./suggest.js";
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -64,6 +65,8 @@ function isModuleNotFound(error: unknown): boolean {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `wasi-mman help run` is `wasi-mman run --help`, as git and npm read it.
+  if (argv[0] === "help" && argv.length > 1) return main([argv[1], "--help"]);
   const [name, ...rest] = argv;
   if (name === undefined || name === "-h" || name === "--help" || name === "help") {
     console.log(usage());
@@ -75,7 +78,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const sub = SUBCOMMANDS[name];
   if (sub === undefined) {
-    console.error(`wasi-mman: unknown command "${name}" (commands: ${Object.keys(SUBCOMMANDS).join(", ")})`);
+    const suggestion = closestName(name, Object.keys(SUBCOMMANDS));
+    const hint = suggestion === null ? "" : `: did you mean ${suggestion}?`;
+    console.error(`wasi-mman: unknown command "${name}"${hint} (commands: ${Object.keys(SUBCOMMANDS).join(", ")})`);
     return 2;
   }
   let command: Command;

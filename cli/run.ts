@@ -4,11 +4,11 @@
  * module, an import mismatch or a bad __heap_base (one line on stderr); 134 when the module
  * traps (as wasmtime reports a trap: 128 + SIGABRT).
  */
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { WASI } from "@bjorn3/browser_wasi_shim";
 import { ImportMismatchError } from "../hosts/check.js";
 import { runWithShim } from "../hosts/shim.js";
-import { straceLine, traceJsonLine } from "../hosts/trace-format.js";
+import { traceJsonLine } from "../hosts/trace-format.js";
 import { readModuleInfo, WasmFormatError, type ModuleInfo } from "../hosts/wasm-imports.js";
 import { createMman, type Mman } from "../syscalls/create-mman.js";
 import type { TraceRecord } from "../syscalls/calls.js";
@@ -16,7 +16,8 @@ import { shimFileResolver } from "../hosts/shim-files.js";
 import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, splitOptions, UsageError } from "./args.js";
 import { loadDir, parseDirSpec, type LoadedDir } from "./dirs.js";
 import { formatStats } from "./format.js";
-import { processStdio, tryWriteAllSync, writeLineSync } from "./host-io.js";
+import { processStdio, writeLineSync } from "./host-io.js";
+import { ChunkedFile, parseStraceFilter, Strace } from "./run-strace.js";
 import { Ms } from "../runtime/linux.js";
 import { compileWat } from "./wat.js";
 import { EXIT_SIGINT, importsMman, LimitWatch, memoryLimit, noMmanImportsLine, runInterruptibly } from "./run-notices.js";
@@ -44,8 +45,14 @@ Options:
   --stats              print the memory statistics table to stderr after the module exits
   --trace FILE         write every memory call to FILE as JSON lines:
                        {"seq","call","args","result","errno","time","durationUs"}
-  --strace             print every memory call to stderr, strace style:
+  --strace[=CALLS]     print every memory call to stderr, strace style, or only CALLS
+                       (--strace=mmap,munmap, as strace -e trace=mmap,munmap):
                        mmap(0, 131072, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x20000
+                       mmap(0, 1073741824, ...) = -1 ENOMEM (Cannot allocate memory)
+  -c, --strace-summary at exit, a table of time, calls and errors per call (strace -c);
+                       with --strace, the lines too
+  --strace-output FILE write the --strace lines and the summary to FILE, not stderr
+                       (strace -o); implies --strace unless --strace-summary is given
   -h, --help           show this help
 
 Exit status: the module's exit code; 2 for bad options, a missing or invalid module, or an
@@ -64,51 +71,11 @@ const SPEC = {
   "--env": "list",
   "--stats": "flag",
   "--trace": "value",
-  "--strace": "flag",
+  "--strace": "optional",
+  "--strace-summary": "flag",
+  "--strace-output": "value",
   "--help": "flag",
 } as const;
-
-/**
- * Trace lines collected and written to the file in large chunks. When the file cannot be
- * written (a full disk, /dev/full), one line says so and tracing stops: the module's run, the
- * write-back and the statistics do not depend on the trace.
- */
-class TraceFile {
-  private chunks: string[] = [];
-  private size = 0;
-  private failed = false;
-  constructor(
-    private readonly fd: number,
-    private readonly path: string,
-  ) {}
-
-  add(line: string): void {
-    if (this.failed) return;
-    this.chunks.push(line, "\n");
-    this.size += line.length + 1;
-    if (this.size >= 1 << 16) this.flush();
-  }
-
-  flush(): void {
-    if (this.failed || this.chunks.length === 0) return;
-    const code = tryWriteAllSync(this.fd, new TextEncoder().encode(this.chunks.join("")));
-    this.chunks = [];
-    this.size = 0;
-    if (code !== null) {
-      this.failed = true;
-      writeLineSync(2, `wasi-mman: --trace: cannot write ${this.path}: ${code}; tracing stopped`);
-    }
-  }
-
-  close(): void {
-    this.flush();
-    try {
-      closeSync(this.fd);
-    } catch {
-      // Nothing is left to lose: every line was written or reported above.
-    }
-  }
-}
 
 /**
  * Writes the bytes of every MAP_SHARED file mapping still live at exit back to its file
@@ -220,14 +187,15 @@ const EXIT_TRAP = 134;
 
 /** The `run` subcommand; returns the process exit code. */
 export async function runCommand(argv: string[]): Promise<number> {
-  let traceFile: TraceFile | null = null;
+  let traceFile: ChunkedFile | null = null;
+  let strace: Strace | null = null;
   let dirs: LoadedDir[] = [];
   let mman: Mman | null = null;
   let stats = false;
   let exitCode: number | "interrupted";
   let limitWatch: LimitWatch | null = null;
   try {
-    const { options, positional, afterDashes } = splitOptions(argv, SPEC, { "-h": "--help" });
+    const { options, positional, afterDashes } = splitOptions(argv, SPEC, { "-h": "--help", "-c": "--strace-summary" });
     if (options.has("--help")) {
       console.log(RUN_USAGE);
       return 0;
@@ -247,8 +215,13 @@ export async function runCommand(argv: string[]): Promise<number> {
       ...(options.get("--ro-dir") ?? []).map((text) => parseDirSpec(text, true)),
     ];
     stats = options.has("--stats");
-    const strace = options.has("--strace");
     const tracePath = one("--trace");
+    const straceFilter = one("--strace") ? parseStraceFilter(one("--strace") as string) : null;
+    const stracePath = one("--strace-output");
+    const straceSummary = options.has("--strace-summary");
+    // --strace-summary alone prints only the table (strace -c); with --strace, the lines too
+    // (strace -C). --strace-output alone means the lines, to the file.
+    const straceLines = options.has("--strace") || (stracePath !== undefined && !straceSummary);
 
     const bytes = await readModule(modulePath);
     const info = tryModuleInfo(bytes);
@@ -257,10 +230,21 @@ export async function runCommand(argv: string[]): Promise<number> {
     limitWatch = watch;
     if (tracePath !== undefined) {
       try {
-        traceFile = new TraceFile(openSync(tracePath, "w"), tracePath);
+        traceFile = new ChunkedFile(openSync(tracePath, "w"), tracePath, "--trace");
       } catch (error) {
         throw new UsageError(`--trace: cannot write ${tracePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
       }
+    }
+    if (straceLines || straceSummary) {
+      let output: ChunkedFile | null = null;
+      if (stracePath !== undefined) {
+        try {
+          output = new ChunkedFile(openSync(stracePath, "w"), stracePath, "--strace-output");
+        } catch (error) {
+          throw new UsageError(`--strace-output: cannot write ${stracePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        }
+      }
+      strace = new Strace({ lines: straceLines, summary: straceSummary, filter: straceFilter, output });
     }
     // A symbolic link left out because it leads outside its directory: one line each.
     dirs = dirSpecs.map((spec) => loadDir(spec, (line) => writeLineSync(2, line)));
@@ -268,17 +252,19 @@ export async function runCommand(argv: string[]): Promise<number> {
     const fds = [...processStdio(), ...dirs.map((dir) => dir.preopen)];
     const wasi = new WASI([modulePath, ...moduleArgs], env, fds, { debug: false });
     const sink = traceFile;
+    const straced = strace;
     // Always on: a call refused for want of memory is named at exit (LimitWatch).
     const trace = (record: TraceRecord): void => {
       watch.observe(record);
       sink?.add(traceJsonLine(record));
-      if (strace) writeLineSync(2, straceLine(record, { errnoText: true }));
+      straced?.observe(record);
     };
     mman = createMman({ pageSize, maxMemoryBytes, growth, trace, files: shimFileResolver(wasi), onWarning: (message) => writeLineSync(2, message) });
     if (!usesMman) writeLineSync(2, noMmanImportsLine(modulePath));
     exitCode = await startCommand(bytes, modulePath, wasi, mman);
   } catch (error) {
     traceFile?.close();
+    strace?.finish();
     if (error instanceof UsageError) {
       writeLineSync(2, `wasi-mman run: ${error.message}`);
       return EXIT_USAGE;
@@ -290,6 +276,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (exitCode === "interrupted") writeLineSync(2, "wasi-mman: interrupted (SIGINT); writing what the run has so far");
   syncLiveFileMappings(mman);
   traceFile?.close();
+  strace?.finish();
   for (const dir of dirs) dir.writeBack((line) => writeLineSync(2, line));
   const limitLine = limitWatch?.line(exitCode === "interrupted" ? EXIT_SIGINT : exitCode) ?? null;
   if (limitLine !== null) writeLineSync(2, limitLine);

@@ -28,7 +28,6 @@ afterEach(() => vi.restoreAllMocks());
 
 describe("wasi-mman cc: bad options", () => {
   const cases: [string, string[], RegExp][] = [
-    ["no --malloc", ["-o", "x.wasm", "x.c"], /choose an allocator/],
     ["unknown --malloc", ["--malloc=jemalloc", "-o", "x.wasm", "x.c"], /unknown --malloc=jemalloc/],
     ["--malloc without a value", ["--malloc"], /--malloc needs a value/],
     ["no -o", ["--malloc=mallocng", "x.c"], /name the output with -o/],

@@ -42,9 +42,9 @@ describe.skipIf(!toolchain.ok)("wasi-mman cc: the build note", () => {
     expect(run).toEqual({ code: 0, stdout: "x 1\n", stderr: "" });
   });
 
-  test("a mallocng build exports __heap_base and says so", async () => {
+  test("without --malloc, mallocng: the build exports __heap_base and says so", async () => {
     const output = join(work, "prog.mallocng.wasm");
-    expect(await ccCommand(["--malloc=mallocng", "-O2", "-o", output, source])).toBe(0);
+    expect(await ccCommand(["-O2", "-o", output, source])).toBe(0);
     const module = new WebAssembly.Module(readFileSync(output));
     expect(readBuildNote(module)).toEqual({ tool: "wasi-mman cc", malloc: "mallocng", heapBase: "export" });
     expect(await cli("run", output)).toEqual({ code: 0, stdout: "x 1\n", stderr: "" });

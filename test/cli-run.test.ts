@@ -81,7 +81,7 @@ describe.concurrent("wasi-mman run", () => {
     for (const bad of ["3k", "128k", "4097", "big"]) {
       const run = await cli("run", "--page-size", bad, "fixtures/hosts/hello.wat");
       expect(run.code, bad).toBe(2);
-      expect(errLines(run), bad).toEqual([`wasi-mman run: --page-size: expected a power of two from 4k to 64k (4k, 8k, 16k, 32k, 64k or bytes), got "${bad}"`]);
+      expect(errLines(run), bad).toEqual([`wasi-mman run: --page-size: expected a power of two from 4k to 64k (4k, 8k, 16k, 32k, 64k, 16KiB or bytes), got "${bad}"`]);
       expect(run.stdout).toBe("");
     }
   });
