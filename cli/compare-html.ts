@@ -11,6 +11,7 @@
  *                              trace hook took (see compare-timeline.ts)
  */
 import { compareTableRows, describeAgreement, differences, exactBytes, pageLabel, runLabel, type CompareRun, type Sample } from "./compare-report.js";
+import type { Recommendation } from "./compare-advice.js";
 import { sizeTableRows, type SyntheticResult } from "./compare-synthetic.js";
 import { formatBytes, formatPercent } from "./format.js";
 
@@ -21,6 +22,8 @@ export interface HtmlReportInput {
   args?: string[];
   sizes?: SyntheticResult["sizes"];
   perSize?: SyntheticResult["perSize"];
+  ignoreOutput?: boolean;
+  recommendation: Recommendation | null;
   runs: CompareRun[];
 }
 
@@ -185,16 +188,22 @@ th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #ddd; }
 td { text-align: right; font-variant-numeric: tabular-nums; } thead th { text-align: right; } th:first-child { text-align: left; }
 figure { margin: 0.5em 0; } svg { max-width: 100%; height: auto; font: 12px system-ui, sans-serif; }
 svg .grid { stroke: #e4e4e4; } svg .tick { fill: #555; } svg .title { font-weight: 600; }
-.differ { color: #a33; } code { font-size: 0.95em; }`;
+.differ { color: #a33; } code { font-size: 0.95em; }
+.recommendation { border-left: 4px solid #5a9e4b; padding: 0.3em 0.8em; background: #f3f8f1; }`;
 
 /** The report as one HTML document. */
 export function renderCompareHtml(report: HtmlReportInput): string {
   const runs = report.runs;
   const labels = runs.map(runLabel);
+  const compareOptions = { ignoreOutput: report.ignoreOutput === true };
+  const advice =
+    report.recommendation === null
+      ? ""
+      : `<h2>Recommendation</h2>\n<p class="recommendation">${report.recommendation.lines.map(escapeHtml).join("<br>\n")}</p>`;
   const what =
     report.mode === "module"
       ? `<p>Module <code>${escapeHtml(report.module ?? "")}</code>${report.args !== undefined && report.args.length > 0 ? ` with arguments <code>${escapeHtml(report.args.join(" "))}</code>` : ""}, run once per page size.</p>` +
-        `<p class="${differences(runs).length > 0 ? "differ" : "agree"}">${escapeHtml(describeAgreement(runs))}</p>`
+        `<p class="${differences(runs, compareOptions).length > 0 ? "differ" : "agree"}">${describeAgreement(runs, compareOptions).split("\n").map(escapeHtml).join("<br>\n")}</p>`
       : `<p>Synthetic: each size mapped once (anonymous, private) per page size: ${escapeHtml((report.sizes ?? []).map(formatBytes).join(", "))}.</p>`;
   const perSize =
     report.mode === "synthetic" && report.perSize !== undefined
@@ -238,6 +247,7 @@ export function renderCompareHtml(report: HtmlReportInput): string {
 <body>
 <h1>${escapeHtml(title)}</h1>
 ${what}
+${advice}
 <h2>Page sizes side by side</h2>
 ${htmlTable(compareTableRows(runs))}
 ${perSize}

@@ -29,8 +29,10 @@ export interface CompareRun {
   trap: string | null;
   stdout: string;
   stderr: string;
-  /** Wall time of the run (instantiate to exit), with tracing on. */
+  /** Wall time of the run (instantiate to exit), with tracing on: the median of timesMs. */
   timeMs: number;
+  /** Every timed run of this page size (--repeat), in order, after the warm-up. */
+  timesMs: number[];
   stats: MmanStats;
   samples: Sample[];
 }
@@ -42,24 +44,74 @@ export interface RunDifference {
   exitCode: boolean;
   stdout: boolean;
   stderr: boolean;
+  /** Where stdout first differs (null when it does not, or when output is not compared). */
+  stdoutLine: LineDifference | null;
+  stderrLine: LineDifference | null;
+}
+
+export interface CompareOptions {
+  /** Compare exit codes only (--ignore-output): for programs that print addresses or times. */
+  ignoreOutput?: boolean;
 }
 
 /** The runs whose exit code, stdout or stderr differ from the first run's. */
-export function differences(runs: readonly CompareRun[]): RunDifference[] {
+export function differences(runs: readonly CompareRun[], options: CompareOptions = {}): RunDifference[] {
   const [first] = runs;
   const found: RunDifference[] = [];
+  const compare = options.ignoreOutput !== true;
   for (const run of runs.slice(1)) {
+    const stdoutLine = compare ? firstDifferingLine(first.stdout, run.stdout) : null;
+    const stderrLine = compare ? firstDifferingLine(first.stderr, run.stderr) : null;
     const difference = {
       pageSize: run.pageSize,
       threshold: run.threshold,
       // A trap is part of how the run ended: the same code with another trap message differs.
       exitCode: run.exitCode !== first.exitCode || run.trap !== first.trap,
-      stdout: run.stdout !== first.stdout,
-      stderr: run.stderr !== first.stderr,
+      stdout: stdoutLine !== null,
+      stderr: stderrLine !== null,
+      stdoutLine,
+      stderrLine,
     };
     if (difference.exitCode || difference.stdout || difference.stderr) found.push(difference);
   }
   return found;
+}
+
+/**
+ * Where one stream of a run first differs from the first run's: the 1-based line and both
+ * lines as written, with their newline (null: the stream has no such line).
+ */
+export interface LineDifference {
+  line: number;
+  expected: string | null;
+  actual: string | null;
+}
+
+/** The first line where `actual` differs from `expected`, or null when they are equal. */
+export function firstDifferingLine(expected: string, actual: string): LineDifference | null {
+  if (expected === actual) return null;
+  // Split after each newline, keeping it: "a\n" and "a" are different last lines.
+  const want = expected.split(/(?<=\n)/);
+  const got = actual.split(/(?<=\n)/);
+  for (let index = 0; ; index++) {
+    const a = want[index] ?? null;
+    const b = got[index] ?? null;
+    if (a !== b) return { line: index + 1, expected: a, actual: b };
+  }
+}
+
+/** `line 3: "ptr 0x14000" (4 KiB run: "ptr 0x11000")`. */
+export function describeLineDifference(difference: LineDifference, firstLabel: string): string {
+  const bare = (text: string | null): string | null => (text === null ? null : text.replace(/\n$/, ""));
+  const shown = (text: string | null): string => {
+    const line = bare(text);
+    return line === null ? "(no such line)" : JSON.stringify(line.length > 120 ? `${line.slice(0, 117)}...` : line);
+  };
+  const { expected, actual } = difference;
+  // The same text, one with its newline and one without: the output ends differently.
+  const ending = bare(expected) === bare(actual) ? ` (${actual?.endsWith("\n") ? "" : "no "}newline at the end; ${firstLabel} run: ${expected?.endsWith("\n") ? "" : "no "}newline)` : "";
+  if (ending !== "") return `line ${difference.line}: ${shown(actual)}${ending}`;
+  return `line ${difference.line}: ${shown(actual)} (${firstLabel} run: ${shown(expected)})`;
 }
 
 /** "4 KiB" for a page size; page sizes are whole KiB. */
@@ -78,16 +130,19 @@ function ending(run: CompareRun): string {
 }
 
 /**
- * One line saying whether the runs agree:
+ * One line saying whether the runs agree, then, for runs whose output differs, one line per
+ * stream with the first line that differs:
  *   all 4 runs agree: exit code 0, same stdout (25 bytes) and stderr (0 bytes)
- *   runs differ from 4 KiB: 16 KiB (exit code 4, stdout), 64 KiB (exit code 16, stdout)
+ *   runs differ from the 4 KiB run (exit code 1): 64 KiB (exit code 16, stdout)
+ *     64 KiB stdout, line 1: "page size: 65536" (4 KiB run: "page size: 4096")
  */
-export function describeAgreement(runs: readonly CompareRun[]): string {
+export function describeAgreement(runs: readonly CompareRun[], options: CompareOptions = {}): string {
   const [first] = runs;
-  const found = differences(runs);
+  const found = differences(runs, options);
   if (found.length === 0) {
     const bytes = (text: string): number => Buffer.byteLength(text);
     if (runs.length === 1) return `one run: exit code ${ending(first)}, stdout ${bytes(first.stdout)} bytes, stderr ${bytes(first.stderr)} bytes`;
+    if (options.ignoreOutput === true) return `all ${runs.length} runs agree: exit code ${ending(first)} (output not compared: --ignore-output)`;
     return `all ${runs.length} runs agree: exit code ${ending(first)}, same stdout (${bytes(first.stdout)} bytes) and stderr (${bytes(first.stderr)} bytes)`;
   }
   const parts = found.map((difference) => {
@@ -98,7 +153,15 @@ export function describeAgreement(runs: readonly CompareRun[]): string {
     if (difference.stderr) what.push("stderr");
     return `${runLabel(run)} (${what.join(", ")})`;
   });
-  return `runs differ from the ${runLabel(first)} run (exit code ${ending(first)}): ${parts.join(", ")}`;
+  // Then, per differing stream, where it first differs.
+  const where = found.flatMap((difference) => {
+    const label = runLabel(difference);
+    return [
+      ...(difference.stdoutLine === null ? [] : [`  ${label} stdout, ${describeLineDifference(difference.stdoutLine, runLabel(first))}`]),
+      ...(difference.stderrLine === null ? [] : [`  ${label} stderr, ${describeLineDifference(difference.stderrLine, runLabel(first))}`]),
+    ];
+  });
+  return [`runs differ from the ${runLabel(first)} run (exit code ${ending(first)}): ${parts.join(", ")}`, ...where].join("\n");
 }
 
 interface Row {

@@ -80,6 +80,7 @@ export function runSynthetic(
       stdout: "",
       stderr: "",
       timeMs,
+      timesMs: [timeMs],
       stats,
       samples: timeline.finish(timeMs, stats.mappedBytes, stats.requestedBytes),
     };

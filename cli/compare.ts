@@ -19,11 +19,11 @@ import { ConsoleStdout, File, OpenFile, WASI } from "@bjorn3/browser_wasi_shim";
 import { ImportMismatchError } from "../hosts/check.js";
 import { runWithShim } from "../hosts/shim.js";
 import { shimFileResolver } from "../hosts/shim-files.js";
-import { readModuleInfo, WasmFormatError } from "../hosts/wasm-imports.js";
-import { MMAN_MODULE } from "../syscalls/abi-mman.js";
+import { readModuleInfo, WasmFormatError, type ModuleInfo } from "../hosts/wasm-imports.js";
 import type { GrowthOption } from "../runtime/growth.js";
 import { createMman } from "../syscalls/create-mman.js";
 import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, parseSize, splitOptions, UsageError } from "./args.js";
+import { median, recommend, type Recommendation } from "./compare-advice.js";
 import { renderCompareHtml } from "./compare-html.js";
 import { describeAgreement, differences, exactBytes, formatCompareTable, milliseconds, pageLabel, runLabel, type CompareRun } from "./compare-report.js";
 import { parseSizesOption, runSynthetic, formatSizeTable, type SyntheticResult } from "./compare-synthetic.js";
@@ -31,6 +31,7 @@ import { Timeline } from "./compare-timeline.js";
 import { loadDir, parseDirSpec, type DirSpec } from "./dirs.js";
 import { writeLineSync } from "./host-io.js";
 import { readModule } from "./run.js";
+import { importsMman, noMmanImportsLine } from "./run-notices.js";
 
 export const COMPARE_USAGE = `Usage: wasi-mman compare [options] <module.wasm | module.wat> [--] [args...]
        wasi-mman compare [options] --sizes SIZE,SIZE,...
@@ -39,7 +40,9 @@ Runs a WASI command module once per libc page size, with the same arguments, env
 files and an empty stdin, checks that every run gives the same exit code, stdout and stderr
 (and says which differ), and prints one column per page size: calls, bytes requested,
 bytes mapped at the peak, wastage, brk bytes, peak linear memory, memory.grow calls, bitmap
-size and run time. The module's own output is captured, not shown (see --json).
+size and run time (the median of --repeat runs after a warm-up). The module's own output is
+captured, not shown (see --json); where runs differ, the first differing line is shown. The
+last lines recommend the page size with the lowest peak linear memory, and say why.
 
 With --sizes and no module, maps each size once (anonymous, private) per page size and
 prints the same table, plus the wastage of each size.
@@ -52,6 +55,10 @@ Options:
                        MALLOC_MMAP_THRESHOLD_=<bytes> (glibc's name; mallopt(3)), for guest
                        allocators that read it
   --threshold-env NAME the variable --thresholds sets instead
+  --ignore-output      compare exit codes only, not stdout and stderr (for programs that
+                       print addresses, times or anything else that may differ)
+  --repeat N           time each page size as the median of N runs (default 3), after one
+                       warm-up run that is not counted
   --json               print the results as JSON on stdout instead of the table
   --html FILE          also write a self-contained HTML report with charts to FILE
   --max-memory SIZE    never grow linear memory past SIZE (as for wasi-mman run)
@@ -77,6 +84,8 @@ const SPEC = {
   "--thresholds": "value",
   "--threshold-env": "value",
   "--json": "flag",
+  "--ignore-output": "flag",
+  "--repeat": "value",
   "--html": "value",
   "--max-memory": "value",
   "--growth": "value",
@@ -87,6 +96,14 @@ const SPEC = {
 } as const;
 
 const DEFAULT_PAGE_SIZES = [4096, 16384, 32768, 65536];
+
+/** Timed runs per page size unless --repeat says otherwise. */
+const DEFAULT_REPEAT = 3;
+
+/** The recommendation's two lines after a blank line, or nothing. */
+function recommendationText(recommendation: Recommendation | null): string {
+  return recommendation === null ? "" : `\n\n${recommendation.lines.join("\n")}`;
+}
 
 /**
  * The variable --thresholds sets: glibc's name for the mmap threshold (mallopt(3),
@@ -211,9 +228,31 @@ async function runModuleOnce(pageSize: number, threshold: number | null, options
     stdout: stdout.text(),
     stderr: stderr.text(),
     timeMs,
+    timesMs: [timeMs],
     stats,
     samples: timeline.finish(timeMs, stats.mappedBytes, stats.requestedBytes),
   };
+}
+
+/**
+ * Runs one page size `repeat` times and keeps the first run's figures and output with the
+ * median time of all. The figures do not vary between runs (the engine is deterministic);
+ * the time does, with the machine's load and the JIT.
+ */
+async function runModuleRepeated(pageSize: number, threshold: number | null, repeat: number, options: ModuleRunOptions): Promise<CompareRun> {
+  const first = await runModuleOnce(pageSize, threshold, options);
+  const timesMs = [first.timeMs];
+  for (let i = 1; i < repeat; i++) {
+    timesMs.push((await runModuleOnce(pageSize, threshold, { ...options, progress: null, warn: null })).timeMs);
+  }
+  return { ...first, timeMs: median(timesMs), timesMs };
+}
+
+/** --repeat: how many timed runs per page size (1 to 100). */
+export function parseRepeatOption(text: string): number {
+  const repeat = Number(text);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100) throw new UsageError(`--repeat: expected a whole number from 1 to 100, got "${text}"`);
+  return repeat;
 }
 
 function parseEnv(entries: readonly string[]): string[] {
@@ -232,6 +271,11 @@ interface JsonReport {
   thresholdEnv?: string;
   agree?: boolean;
   differences?: ReturnType<typeof differences>;
+  /** --ignore-output: only exit codes were compared. */
+  ignoreOutput?: boolean;
+  /** Timed runs per page size, after one warm-up run (module mode). */
+  repeat?: number;
+  recommendation: Recommendation | null;
   sizes?: SyntheticResult["sizes"];
   perSize?: SyntheticResult["perSize"];
   runs: CompareRun[];
@@ -278,8 +322,9 @@ export async function compareCommand(argv: string[]): Promise<number> {
       const sizes = parseSizesOption(sizesText);
       checkReportPath();
       const result = runSynthetic(sizes, pageSizes, { maxMemoryBytes, growth });
-      report = { mode: "synthetic", pageSizes, sizes: result.sizes, perSize: result.perSize, runs: result.runs };
-      text = `${formatCompareTable(result.runs)}\n\nwastage of each size (wasted of mapped):\n${formatSizeTable(result)}`;
+      const recommendation = recommend(result.runs);
+      report = { mode: "synthetic", pageSizes, sizes: result.sizes, perSize: result.perSize, runs: result.runs, recommendation };
+      text = `${formatCompareTable(result.runs)}\n\nwastage of each size (wasted of mapped):\n${formatSizeTable(result)}${recommendationText(recommendation)}`;
     } else {
       if (rest.length === 0) throw new UsageError("no module given, and no --sizes (see wasi-mman compare --help)");
       // splitOptions has already taken the first `--`: whatever follows is the module's, a
@@ -294,14 +339,17 @@ export async function compareCommand(argv: string[]): Promise<number> {
       }
       if (one("--threshold-env") !== undefined && thresholds[0] === null) throw new UsageError("--threshold-env needs --thresholds");
       const dirs = (options.get("--dir") ?? []).map((spec) => parseDirSpec(spec, false));
+      const ignoreOutput = options.has("--ignore-output");
+      const repeat = one("--repeat") === undefined ? DEFAULT_REPEAT : parseRepeatOption(one("--repeat") as string);
       const bytes = await readModule(modulePath);
-      // The heap-base notice matters only to a module that calls us.
-      let usesMman = true;
+      let info: ModuleInfo | null = null;
       try {
-        usesMman = readModuleInfo(bytes).imports.some((entry) => entry.module === MMAN_MODULE);
+        info = readModuleInfo(bytes);
       } catch {
         // Not readable as a module: the first run reports why.
       }
+      // Every column would be zeros: say why, once.
+      if (!importsMman(info)) writeLineSync(2, noMmanImportsLine(modulePath));
       const runOptions = { modulePath, bytes, args, dirs, maxMemoryBytes, growth, progress };
       // Compile once before the runs so that the first run's time does not include it
       // (V8 keeps compiled modules by their bytes); a module that does not compile is a
@@ -312,18 +360,23 @@ export async function compareCommand(argv: string[]): Promise<number> {
         throw asUsageError(error, modulePath) ?? error;
       }
       checkReportPath();
-      // Every threshold (outer) with every page size (inner); one run each.
+      // Every threshold (outer) with every page size (inner); `repeat` timed runs each.
       const plan = thresholds.flatMap((threshold) => pageSizes.map((pageSize) => ({ threshold, pageSize })));
+      const envOf = (threshold: number | null): string[] => (threshold === null ? env : [...env, `${thresholdEnv}=${threshold}`]);
+      // One warm-up run first, not counted: otherwise the first page size also pays for
+      // compiling the engine's JavaScript and the module, and every later one looks faster.
+      // Its notices (a start function, a missing __heap_base) are the same for every run: shown once.
+      await runModuleOnce(plan[0].pageSize, plan[0].threshold, { ...runOptions, env: envOf(plan[0].threshold), progress: null, warn: (line) => writeLineSync(2, line) });
       const runs: CompareRun[] = [];
       for (const [index, { threshold, pageSize }] of plan.entries()) {
-        const warn = index === 0 && usesMman ? (line: string) => writeLineSync(2, line) : null;
-        const runEnv = threshold === null ? env : [...env, `${thresholdEnv}=${threshold}`];
-        const run = await runModuleOnce(pageSize, threshold, { ...runOptions, env: runEnv, warn });
+        const run = await runModuleRepeated(pageSize, threshold, repeat, { ...runOptions, env: envOf(threshold), warn: null });
         runs.push(run);
-        progress?.(`wasi-mman compare: ${runLabel(run)} done (${index + 1}/${plan.length}): exit code ${run.exitCode}, ${milliseconds(run.timeMs)}`);
+        const timing = repeat > 1 ? `median ${milliseconds(run.timeMs)} of ${repeat}` : milliseconds(run.timeMs);
+        progress?.(`wasi-mman compare: ${runLabel(run)} done (${index + 1}/${plan.length}): exit code ${run.exitCode}, ${timing}`);
       }
-      const found = differences(runs);
-      report = { mode: "module", module: modulePath, args, pageSizes, agree: found.length === 0, differences: found, runs };
+      const found = differences(runs, { ignoreOutput });
+      const recommendation = recommend(runs, found.length === 0);
+      report = { mode: "module", module: modulePath, args, pageSizes, agree: found.length === 0, differences: found, ignoreOutput, repeat, runs, recommendation };
       if (thresholds[0] !== null) {
         report.thresholds = thresholds as number[];
         report.thresholdEnv = thresholdEnv;
@@ -335,7 +388,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
         // The heading names the threshold, so the columns need only the page size.
         return heading + formatCompareTable(group, (run) => pageLabel(run.pageSize));
       });
-      text = `${tables.join("\n\n")}\n\n${describeAgreement(runs)}`;
+      text = `${tables.join("\n\n")}\n\n${describeAgreement(runs, { ignoreOutput })}${recommendationText(recommendation)}`;
     }
 
     if (htmlPath !== undefined) writeReport(htmlPath, renderCompareHtml(report));

@@ -43,7 +43,7 @@ interface JsonRun {
 interface JsonReport {
   mode: string;
   agree?: boolean;
-  differences?: { pageSize: number; threshold: number | null; exitCode: boolean; stdout: boolean; stderr: boolean }[];
+  differences?: { pageSize: number; threshold: number | null; exitCode: boolean; stdout: boolean; stderr: boolean; stdoutLine: unknown; stderrLine: unknown }[];
   perSize?: { size: number; costs: { pageSize: number; mappedBytes: number; wastedBytes: number; wastage: number }[] }[];
   runs: JsonRun[];
 }
@@ -136,7 +136,17 @@ describe.concurrent("wasi-mman compare (module)", () => {
     );
     const json = JSON.parse((await compare("--json", "--page-sizes", "4k,64k", "fixtures/compare/page-size-dependent.wat")).stdout) as JsonReport;
     expect(json.agree).toBe(false);
-    expect(json.differences).toEqual([{ pageSize: 65536, threshold: null, exitCode: true, stdout: true, stderr: false }]);
+    expect(json.differences).toEqual([
+      {
+        pageSize: 65536,
+        threshold: null,
+        exitCode: true,
+        stdout: true,
+        stderr: false,
+        stdoutLine: { line: 1, expected: "page size: 4096\n", actual: "page size: 65536\n" },
+        stderrLine: null,
+      },
+    ]);
     expect(json.runs.map((r) => r.stdout)).toEqual(["page size: 4096\n", "page size: 65536\n"]);
   });
 
