@@ -1,10 +1,14 @@
 // The debug build of the AssemblyScript allocator reports each allocation and free to the
 // host's shadow map (guest/as/checker.ts), which flags overlaps, double frees and frees of
 // unknown pointers. Each is provoked here through the real module.
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadAs } from "../scripts/build-as.js";
 import { ShadowHeap } from "../guest/as/checker.js";
 import { startAsGuest, type AllocExports, type AsGuest } from "../guest/as/host.js";
+import { agreeAfterEach } from "./oracle/check.js";
+
+// The memory calls behind every allocation, checked by the page model (test/oracle).
+const watch = agreeAfterEach(afterEach);
 
 let debugBytes: Uint8Array<ArrayBuffer>;
 beforeAll(async () => {
@@ -12,7 +16,9 @@ beforeAll(async () => {
 });
 
 async function start(checker: ShadowHeap): Promise<AsGuest<AllocExports>> {
-  return startAsGuest<AllocExports>(debugBytes, { pageSize: 4096, imports: checker.imports() });
+  const guest = await startAsGuest<AllocExports>(debugBytes, { pageSize: 4096, imports: checker.imports() });
+  watch(guest.mman);
+  return guest;
 }
 
 describe("allocator checker (debug build + host shadow map)", () => {
@@ -54,6 +60,7 @@ describe("allocator checker (debug build + host shadow map)", () => {
   it("flags a double free of a mapped block and vetoes the second munmap", async () => {
     const checker = new ShadowHeap();
     const guest = await startAsGuest<AllocExports>(debugBytes, { pageSize: 4096, imports: checker.imports(), keepTrace: true });
+    watch(guest.mman);
     const ptr = guest.exports.malloc(300000);
     const other = guest.exports.malloc(300000);
     guest.exports.free(ptr);
@@ -61,7 +68,7 @@ describe("allocator checker (debug build + host shadow map)", () => {
     expect(checker.findings.map((finding) => [finding.kind, finding.ptr])).toEqual([["double-free", ptr]]);
     expect(guest.trace.filter((record) => record.call === "munmap")).toHaveLength(1);
     expect(guest.mman.stats().liveMappings).toBe(1);
-    expect(checker.block(other)).toBeDefined();
+    expect(checker.block(other)).toMatchObject({ ptr: other, size: 300000 });
   });
 
   it("flags a free of a pointer it never handed out, and vetoes it", async () => {

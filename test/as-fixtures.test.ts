@@ -1,10 +1,14 @@
 // Fixture programs of the two-tier AssemblyScript allocator (fixtures/as/scenarios.ts),
-// checked through what the host saw: its trace and its statistics. Every test runs for
-// 4 KiB, 16 KiB and 64 KiB libc pages.
-import { beforeAll, describe, expect, it } from "vitest";
+// checked through what the host saw: its trace and its statistics, and every call by the page
+// model (test/oracle) through the trace hook. Every test runs for 4 KiB, 16 KiB and 64 KiB
+// libc pages.
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createMman, PageKind, type TraceRecord } from "../index.js";
 import { loadAs } from "../scripts/build-as.js";
 import { startAsGuest, type AllocExports, type AsGuest } from "../guest/as/host.js";
+import { agreeAfterEach } from "./oracle/check.js";
+
+const watch = agreeAfterEach(afterEach);
 
 interface Scenarios extends AllocExports {
   at_threshold(): number;
@@ -44,8 +48,25 @@ function brkGrowths(trace: TraceRecord[]): TraceRecord[] {
   return callsOf(trace, "brk").filter((record) => record.args[0] !== 0 && record.result === record.args[0]);
 }
 
+// The allocator's first brk heap (guest/as/alloc.ts growHeap): from the 16-aligned break, its
+// 16 bytes of segment header and tail plus the block, at least MIN_GROW (64 KiB), to a page.
+const MIN_GROW = 65536;
+function firstHeapEnd(heapBase: number, blockSize: number, page: number): number {
+  return roundUp(roundUp(heapBase, 16) + Math.max(blockSize + 16, MIN_GROW), page);
+}
+// A heap block for a request: 4 bytes of header, rounded to 16 (blockSizeFor).
+const blockSizeFor = (request: number): number => Math.max(16, roundUp(request + 4, 16));
+// The heap bytes many_small's blocks take (fixtures/as/scenarios.ts: sizes 16 + (i * 37) % 240).
+function heapNeed(count: number): number {
+  let bytes = 0;
+  for (let i = 0; i < count; i++) bytes += blockSizeFor(16 + ((i * 37) % 240));
+  return bytes;
+}
+
 async function start(pageSize: number, options: { maxMemoryBytes?: number } = {}): Promise<AsGuest<Scenarios>> {
-  return startAsGuest<Scenarios>(bytes, { pageSize, keepTrace: true, onWarning: () => {}, ...options });
+  const guest = await startAsGuest<Scenarios>(bytes, { pageSize, keepTrace: true, onWarning: () => {}, ...options });
+  watch(guest.mman, options);
+  return guest;
 }
 
 function settle(guest: AsGuest<Scenarios>): void {
@@ -61,8 +82,9 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     const ptr = guest.exports.at_threshold();
     expect(ptr).not.toBe(0);
     expect(callsOf(guest.trace, "mmap")).toHaveLength(0);
-    expect(brkGrowths(guest.trace).length).toBeGreaterThan(0);
     const stats = guest.mman.stats();
+    // One growth, just big enough for the block (more than MIN_GROW).
+    expect(brkGrowths(guest.trace).map((record) => record.args[0])).toEqual([firstHeapEnd(stats.heapBase, blockSizeFor(THRESHOLD), pageSize)]);
     expect(ptr).toBeGreaterThanOrEqual(stats.heapBase);
     expect(ptr + THRESHOLD).toBeLessThanOrEqual(stats.brk);
     settle(guest);
@@ -169,13 +191,18 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     const count = 6000;
     expect(guest.exports.many_small(count)).toBe(count);
     expect(callsOf(guest.trace, "mmap")).toHaveLength(0);
-    const growths = brkGrowths(guest.trace);
-    expect(growths.length).toBeGreaterThanOrEqual(2);
-    // Each growth moves the break up and leaves it on a page boundary.
-    for (let i = 1; i < growths.length; i++) expect(growths[i]!.args[0]).toBeGreaterThan(growths[i - 1]!.args[0]!);
-    for (const growth of growths) expect(growth.args[0]! % pageSize).toBe(0);
+    const growths = brkGrowths(guest.trace).map((record) => record.args[0]!);
+    const stats = guest.mman.stats();
+    // The first growth holds the 24000-byte pointer table; each later one adds MIN_GROW, a
+    // whole number of pages at every page size, up to where the break ends.
+    const first = firstHeapEnd(stats.heapBase, blockSizeFor(count * 4), pageSize);
+    const steps = (stats.brk - first) / MIN_GROW;
+    expect(growths).toEqual(Array.from({ length: steps + 1 }, (_, i) => first + i * MIN_GROW));
+    // As many steps as the blocks need beyond the first growth (no block is freed, so the heap
+    // is used from its start up).
+    expect(steps).toBe(Math.ceil((roundUp(stats.heapBase, 16) + 16 + blockSizeFor(count * 4) + heapNeed(count) - first) / MIN_GROW));
     expect(guest.exports.heap_segments()).toBe(1);
-    expect(guest.mman.stats().brkBytes).toBeGreaterThan(count * 16);
+    expect(guest.exports.heap_bytes()).toBe(stats.brk - roundUp(stats.heapBase, 16));
     settle(guest);
   });
 
@@ -198,24 +225,25 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     const blocker = guest.mman.calls.mmap(brk, blockerLength, PROT_RW, MAP_PRIVATE_ANONYMOUS | MAP_FIXED, -1, 0);
     expect(blocker).toBe(brk);
     const seen = guest.trace.length;
+    const freeBefore = guest.exports.heap_free_bytes();
     expect(guest.exports.fill_heap(400000)).toBe(100);
-    const after = guest.trace.slice(seen);
-    const refused = callsOf(after, "brk").filter((record) => record.args[0]! > brk);
-    expect(refused.length).toBeGreaterThan(0);
-    expect(refused[0]!.result).toBe(brk); // brk(2): a refused break stays where it was
+    const after = guest.trace.slice(seen).filter((record) => record.call !== "pagesize");
+    // Each time the heap is full, growHeap asks brk first, is refused (brk(2): the break stays
+    // where it was), and maps MIN_GROW bytes instead (4016-byte blocks need less).
     const mmaps = callsOf(after, "mmap");
-    expect(mmaps.length).toBeGreaterThan(0);
-    expect(after.indexOf(mmaps[0]!)).toBeGreaterThan(after.indexOf(refused[0]!));
-    for (const mmap of mmaps) {
-      expect(mmap.args[3]).toBe(MAP_PRIVATE_ANONYMOUS);
-      expect(mmap.args[1]).toBeGreaterThanOrEqual(65536);
-    }
+    // The brk heap holds as many blocks as its free bytes allow; the rest go to the mapped
+    // segments, which join into one run of MIN_GROW steps with one 16-byte header and tail.
+    const inBrkHeap = Math.floor(freeBefore / blockSizeFor(4000));
+    const growths = Math.ceil(((100 - inBrkHeap) * blockSizeFor(4000) + 16) / MIN_GROW);
+    expect(after.map((record) => [record.call, record.args[1] ?? 0, record.result === record.args[0]])).toEqual(
+      Array.from({ length: growths }, () => [["brk", 0, false], ["mmap", MIN_GROW, false]]).flat(),
+    );
+    // The host places them at the low end of the wilderness, right above the blocker, one after
+    // another: the allocator joins them into one segment beside the brk one.
+    expect(mmaps.map((record) => record.result)).toEqual(mmaps.map((_, i) => blocker + blockerLength + i * MIN_GROW));
+    expect(mmaps.every((record) => record.args[3] === MAP_PRIVATE_ANONYMOUS)).toBe(true);
     expect(guest.mman.stats().brk).toBe(brk);
-    // Segments that the host placed side by side are joined into one.
-    const segments = guest.exports.heap_segments();
-    expect(segments).toBeGreaterThanOrEqual(2);
-    expect(segments).toBeLessThanOrEqual(1 + mmaps.length);
-    if (mmaps.length >= 2) expect(segments).toBeLessThan(1 + mmaps.length);
+    expect(guest.exports.heap_segments()).toBe(2);
     settle(guest);
   });
 
@@ -231,7 +259,8 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     const kinds = (): Uint8Array => guest.mman.space.pageKinds();
     const first = base / pageSize;
     const last = (base + length) / pageSize; // exclusive
-    expect([...kinds().subarray(first, last)].every((kind) => kind === PageKind.MAPPED)).toBe(true);
+    const kindsBefore = kinds();
+    expect([...kindsBefore.subarray(first, last)]).toEqual(new Array(last - first).fill(PageKind.MAPPED));
     guest.exports.free(ptr);
     const munmaps = callsOf(guest.trace, "munmap");
     expect(munmaps).toHaveLength(1);
@@ -239,10 +268,11 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     const after = guest.mman.stats();
     expect(before.mappedBytes - after.mappedBytes).toBe(length);
     expect(after.liveMappings).toBe(before.liveMappings - 1);
+    // Every page was written (0xAB), so each is free and dirty now: cleared when handed out again.
     const released = kinds();
-    expect([...released.subarray(first, last)].every((kind) => kind !== PageKind.MAPPED)).toBe(true);
-    // The neighbours are untouched: the page below is not a freed mapping page of ours.
-    if (first > 0) expect(released[first - 1]).toBe(kinds()[first - 1]);
+    expect([...released.subarray(first, last)]).toEqual(new Array(last - first).fill(PageKind.FREE_DIRTY));
+    // Every other page is as it was.
+    expect([...released.subarray(0, first), ...released.subarray(last)]).toEqual([...kindsBefore.subarray(0, first), ...kindsBefore.subarray(last)]);
     settle(guest);
   });
 
@@ -295,9 +325,16 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
     expect(guest.exports.malloc(0xfffffff0)).toBe(0);
     let count = 0;
     while (guest.exports.malloc(50000) !== 0) count++; // heap tier: brk and mmap refused
-    expect(count).toBeGreaterThan(10);
+    // The brk heap grew in MIN_GROW steps while they fitted under the 2 MiB cap; as many
+    // 50016-byte blocks as the heap holds were handed out.
+    const { heapBase, brk } = guest.mman.stats();
+    const first = firstHeapEnd(heapBase, blockSizeFor(50000), pageSize);
+    const end = first + Math.floor(((2 << 20) - first) / MIN_GROW) * MIN_GROW;
+    expect(brk).toBe(end);
+    expect(count).toBe(Math.floor((end - roundUp(heapBase, 16) - 16) / blockSizeFor(50000)));
     expect(guest.exports.malloc(16)).not.toBe(0); // what is left still serves small requests
-    expect(guest.mman.stats().errors.mmap).toBeGreaterThan(0);
+    // Two mmaps failed: the 8 MiB block's, and the heap's fallback after the last refused brk.
+    expect(guest.mman.stats().errors.mmap).toBe(2);
     settle(guest);
   });
 
@@ -309,6 +346,7 @@ describe.each(PAGE_SIZES)("two-tier allocator fixtures, %i-byte pages", (pageSiz
         const ptr = aligned_alloc(alignment, size);
         expect(ptr).not.toBe(0);
         expect(ptr % alignment).toBe(0);
+        // At least the request (how much more depends on the alignment padding the allocator trims).
         expect(malloc_usable_size(ptr)).toBeGreaterThanOrEqual(size);
         new Uint8Array(guest.memory.buffer, ptr, size).fill(0x77);
         expect(guest.exports.heap_check()).toBe(0);

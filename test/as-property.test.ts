@@ -1,8 +1,10 @@
 // Property tests of the two-tier AssemblyScript allocator: random sequences of malloc,
 // calloc, aligned_alloc, realloc and free, checked after every step against a simple model
-// (a Map from pointer to the bytes written there) and by three independent oracles:
-// the guest's own heap walk (heap_check), the host's shadow map (debug build), and the
-// host engine's invariants. Runs for 4 KiB, 16 KiB and 64 KiB pages.
+// (a Map from pointer to the bytes written there) and by four independent oracles:
+// the guest's own heap walk (heap_check), the host's shadow map (debug build), the page
+// model fed by the trace hook (test/oracle: every brk/mmap/munmap/mremap the allocator makes,
+// its result, and the zeros of every page it is handed), and the host engine's invariants.
+// Runs for 4 KiB, 16 KiB and 64 KiB pages.
 //
 // Replay a failure: AS_PROPERTY_SEED=<seed> npx vitest run test/as-property.test.ts
 // Longer runs: AS_PROPERTY_RUNS=2000 (default 60 per page size).
@@ -12,6 +14,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadAs } from "../scripts/build-as.js";
 import { ShadowHeap } from "../guest/as/checker.js";
 import { startAsGuest, type AllocExports } from "../guest/as/host.js";
+import { watch } from "./oracle/check.js";
 
 type Op =
   | { kind: "malloc"; size: number }
@@ -76,12 +79,9 @@ beforeAll(async () => {
 
 async function runScenario(pageSize: number, { threshold, tightMemory, ops }: Scenario): Promise<void> {
   const checker = new ShadowHeap();
-  const guest = await startAsGuest<AllocExports>(bytes, {
-    pageSize,
-    imports: checker.imports(),
-    ...(tightMemory ? { maxMemoryBytes: 4 << 20 } : {}),
-    onWarning: () => {},
-  });
+  const maxMemoryBytes = tightMemory ? 4 << 20 : undefined;
+  const guest = await startAsGuest<AllocExports>(bytes, { pageSize, imports: checker.imports(), maxMemoryBytes, onWarning: () => {} });
+  const oracle = watch(guest.mman, { maxMemoryBytes });
   const g = guest.exports;
   g.set_mmap_threshold(threshold);
   const live = new Map<number, LiveBlock>();
@@ -98,6 +98,8 @@ async function runScenario(pageSize: number, { threshold, tightMemory, ops }: Sc
   const placed = (ptr: number, requested: number): void => {
     expect(ptr % 16).toBe(0);
     expect(live.has(ptr)).toBe(false);
+    // At least the request (malloc_usable_size(3)); how much more depends on the allocator's
+    // block rounding and on whether it kept a remainder too small to stand alone.
     expect(g.malloc_usable_size(ptr)).toBeGreaterThanOrEqual(requested);
   };
 
@@ -159,6 +161,7 @@ async function runScenario(pageSize: number, { threshold, tightMemory, ops }: Sc
     expect(g.heap_check()).toBe(0);
     expect(checker.findings).toEqual([]);
     expect(checker.liveBlocks).toBe(live.size);
+    oracle.assertAgrees();
     guest.mman.checkInvariants();
   }
   for (const ptr of [...live.keys()]) g.free(ptr);
@@ -169,6 +172,7 @@ async function runScenario(pageSize: number, { threshold, tightMemory, ops }: Sc
   const brkSegmentBytes = stats.brkBytes > 0 ? stats.brk - Math.ceil(stats.heapBase / 16) * 16 : 0;
   expect(stats.mappedBytes).toBe(g.heap_bytes() - brkSegmentBytes);
   expect(checker.findings).toEqual([]);
+  oracle.assertAgrees();
 }
 
 // Counterexamples found once, kept as fixed cases: a mapped block reallocated to 0 bytes

@@ -1,54 +1,39 @@
 /**
- * Reading a host trace of a C program: which mappings were live after each call. A deliberately
- * simple model (a list of [start, end) ranges) replayed from the trace records, so that tests
- * can ask "was this address inside a mapping the allocator made" without trusting the engine.
+ * Watching C programs: every memory call a fixture makes goes through the page model
+ * (test/oracle) from its trace hook, record by record ({call, args, result}), so that any
+ * disagreement with the semantics fails the test, and a test can ask the model what the
+ * address space looked like when a call was made, without trusting the engine.
  */
 import type { TraceRecord } from "../index.js";
-
-export interface Range {
-  start: number;
-  end: number;
-}
+import { watchingCreateMman, type Oracle } from "./oracle/check.js";
+import type { PageModel } from "./oracle/model.js";
 
 export function roundUp(value: number, pageSize: number): number {
   return Math.ceil(value / pageSize) * pageSize;
 }
 
-const failed = (record: TraceRecord) => record.errno !== null;
+/** Looks at the model as each call found it (before the model applies the call). */
+export type Probe = (call: string, args: readonly number[], result: number, model: PageModel) => void;
 
-/** Replays mmap/munmap/mremap records and returns the mappings live after `upTo` records. */
-export function liveMappings(trace: TraceRecord[], pageSize: number, upTo = trace.length): Range[] {
-  let live: Range[] = [];
-  const remove = (start: number, end: number) => {
-    live = live.flatMap((range) => {
-      if (range.end <= start || range.start >= end) return [range];
-      const pieces: Range[] = [];
-      if (range.start < start) pieces.push({ start: range.start, end: start });
-      if (range.end > end) pieces.push({ start: end, end: range.end });
-      return pieces;
-    });
+/**
+ * A createMman for runC (c-helpers.ts) that watches the instance it makes from the moment it
+ * is attached; `oracle()` is that instance's oracle once the program has run.
+ */
+export function watchedC(probe?: Probe) {
+  let watching: Oracle | null = null;
+  return {
+    createMman: watchingCreateMman((oracle) => (watching = oracle), { probe }),
+    oracle(): Oracle {
+      if (watching === null) throw new Error("the program was never attached");
+      return watching;
+    },
   };
-  for (const record of trace.slice(0, upTo)) {
-    if (failed(record)) continue;
-    const result = record.result >>> 0;
-    if (record.call === "mmap") {
-      const end = result + roundUp(record.args[1], pageSize);
-      remove(result, end);
-      live.push({ start: result, end });
-    } else if (record.call === "munmap") {
-      remove(record.args[0], record.args[0] + roundUp(record.args[1], pageSize));
-    } else if (record.call === "mremap") {
-      const [oldAddress, oldLength, newLength] = record.args;
-      remove(oldAddress, oldAddress + roundUp(oldLength, pageSize));
-      remove(result, result + roundUp(newLength, pageSize));
-      live.push({ start: result, end: result + roundUp(newLength, pageSize) });
-    }
-  }
-  return live;
 }
 
-export function contains(ranges: Range[], start: number, end = start + 1): boolean {
-  return ranges.some((range) => range.start <= start && end <= range.end);
+/** True when [start, end) lies in mapped pages of `model` (addresses in bytes). */
+export function mappedIn(model: PageModel, start: number, end: number): boolean {
+  const ps = model.pageSize;
+  return model.allMapped(Math.floor(start / ps), Math.ceil(end / ps));
 }
 
 export function calls(trace: TraceRecord[], name: TraceRecord["call"]): TraceRecord[] {
