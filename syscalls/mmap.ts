@@ -111,7 +111,8 @@ export function planMmap(ctx: SyscallContext, address: number, length: number, p
     start: -1,
     pages,
     prot: prot & PROT_ALL,
-    flags: flags & RECORDED_FLAGS,
+    // MAP_SHARED_VALIDATE is MAP_SHARED once validated (do_mmap): recorded as MAP_SHARED.
+    flags: type === Map.SHARED_VALIDATE ? (flags & Map.ANONYMOUS) | Map.SHARED : flags & RECORDED_FLAGS,
     length,
     replace: false,
     file: null,
