@@ -123,8 +123,8 @@ describe.each(PAGE_SIZES)("semantics with %i-byte pages", (page) => {
     expect(calls.mmap(hint, page, PROT_RW, MAP_ANON, -1, 0)).toBe(hint);
     // A taken hint is only a hint: the mapping goes elsewhere.
     const other = calls.mmap(hint, page, PROT_RW, MAP_ANON, -1, 0);
-    expect(other).toBeGreaterThan(0);
-    expect(other).not.toBe(hint);
+    // Placement's good fit: the 7-page hole above the hint, from its low end (not the hole at the break).
+    expect(other).toBe(hint + page);
     t.bytes().fill(9, m, m + 4 * page);
     expect(calls.mmap(m + page, 2 * page, 1, MAP_ANON | MAP_FIXED, -1, 0)).toBe(m + page);
     const maps = t.mman.mappings().filter((x) => x.address >= m && x.address < m + 4 * page);
@@ -146,7 +146,7 @@ describe.each(PAGE_SIZES)("semantics with %i-byte pages", (page) => {
     const t = testSpace(page);
     const calls = t.mman.calls;
     const r = calls.mmap(0, 8 * page, 0, MAP_ANON, -1, 0);
-    expect(r).toBeGreaterThan(0);
+    expect(r).toBe(Math.ceil(t.heapBase / page) * page); // the wilderness's low end, at the break
     expect(calls.mprotect(r, 2 * page, PROT_RW)).toBe(0);
     expect(t.mman.mappings().map((x) => [x.address - r, x.length, x.prot])).toEqual([
       [0, 2 * page, PROT_RW],
@@ -180,13 +180,13 @@ describe.each(PAGE_SIZES)("semantics with %i-byte pages", (page) => {
     expect(t.mman.mappings()[0].length).toBe(2 * page);
     expect(calls.mremap(m, 2 * page, 3 * page, 0, 0)).toBe(m); // grow in place: the page after is free
     expect(bytes()[m + 2 * page]).toBe(0); // the regrown page reads zero
-    mapAnon(t, page); // block the page after... maybe; force a move with a mapping right after:
     const after = m + 3 * page;
-    calls.mmap(after, page, PROT_RW, MAP_ANON | MAP_FIXED, -1, 0);
+    expect(mapAnon(t, page)).toBe(after); // the one-page hole left between m and the fence fits exactly
+    expect(calls.mmap(after, page, PROT_RW, MAP_ANON | MAP_FIXED, -1, 0)).toBe(after);
     expect(calls.mremap(m, 3 * page, 6 * page, 0, 0)).toBe(ENOMEM); // may not move
     const moved = calls.mremap(m, 3 * page, 6 * page, MREMAP_MAYMOVE, 0);
-    expect(moved).toBeGreaterThan(0);
-    expect(moved).not.toBe(m);
+    // Into the hole at the break, from its high end: right below m.
+    expect(moved).toBe(m - 6 * page);
     expect(bytes()[moved]).toBe(5);
     expect(bytes()[moved + 2 * page - 1]).toBe(5);
     expect(bytes().subarray(moved + 2 * page, moved + 6 * page).every((x) => x === 0)).toBe(true);
@@ -203,7 +203,7 @@ describe.each(PAGE_SIZES)("semantics with %i-byte pages", (page) => {
     const { t, m } = withMapping(page);
     t.bytes().fill(3, m, m + 4 * page);
     const moved = t.mman.calls.mremap(m, 4 * page, 4 * page, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0);
-    expect(moved).toBeGreaterThan(0);
+    expect(moved).toBe(m - 4 * page); // the hole at the break, from its high end
     expect(t.bytes()[moved + page]).toBe(3);
     expect(t.mman.mappings().some((x) => x.address === m && x.length === 4 * page)).toBe(true);
     expect(t.bytes().subarray(m, m + 4 * page).every((x) => x === 0)).toBe(true);
@@ -358,11 +358,11 @@ describe("review findings: files, merging, edge addresses, errno order", () => {
     const a = mapAnon(t, 2 * P);
     calls.mprotect(a + P, P, 1);
     calls.mprotect(a + P, P, PROT_RW);
-    expect(calls.mremap(a, 2 * P, 4 * P, 1, 0)).toBeGreaterThan(0);
+    expect(calls.mremap(a, 2 * P, 4 * P, 1, 0)).toBe(a); // in place: the wilderness follows
     const x = mapAnon(t, P);
     const y = mapAnon(t, P);
-    expect(x + P).toBe(y); // lowest first: side by side
-    expect(calls.mremap(x, 2 * P, 3 * P, 1, 0)).toBeGreaterThan(0);
+    expect([x, y]).toEqual([a + 4 * P, a + 5 * P]); // lowest first: side by side
+    expect(calls.mremap(x, 2 * P, 3 * P, 1, 0)).toBe(x);
     // Different protections are not one vma.
     const p = mapAnon(t, P);
     const q = calls.mmap(p - P, P, 1, MAP_ANON | MAP_FIXED, -1, 0);
@@ -379,12 +379,13 @@ describe("review findings: files, merging, edge addresses, errno order", () => {
 
   it("never hands out address 0, even with a heap base of 0; grows past a heap base above memory", () => {
     const zero = testSpace(P, { heapBase: 0, growth: "exact" });
-    for (let i = 0; i < 40; i++) expect(mapAnon(zero, P)).toBeGreaterThan(0);
+    // Page 0 is NULL: the first mapping is page 1, then upwards.
+    for (let i = 0; i < 40; i++) expect(mapAnon(zero, P)).toBe((i + 1) * P);
     expect(zero.mman.calls.mmap(0, P, PROT_RW, MAP_ANON | MAP_FIXED, -1, 0)).toBe(EPERM);
     zero.mman.checkInvariants(true);
     const high = testSpace(P, { initialWasmPages: 1, heapBase: 1 << 20 });
     const a = mapAnon(high, P);
-    expect(a).toBeGreaterThanOrEqual(1 << 20);
+    expect(a).toBe(1 << 20); // memory grew past the heap base; the first page above it
     high.mman.checkInvariants(true);
   });
 
