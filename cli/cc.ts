@@ -18,7 +18,8 @@
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { buildNoteSection } from "../hosts/instantiate.js";
@@ -57,9 +58,46 @@ export function packageRoot(): string {
   }
 }
 
-/** Where C build outputs go: $WASI_MMAN_CACHE, or .cache/build/c under the package root. */
+/**
+ * The cache folder for everything cc builds or fetches (musl's source, the libraries, apt's
+ * private lists), never the package folder, which may be read-only (a global install):
+ *
+ *   $WASI_MMAN_CACHE                      when set
+ *   <checkout>/.cache                     in a git checkout (the package folder holds .git)
+ *   $XDG_CACHE_HOME/wasi-mman             otherwise (XDG Base Directory Specification),
+ *   ~/.cache/wasi-mman                    when XDG_CACHE_HOME is unset or not absolute
+ */
+export function cacheRoot(): string {
+  const chosen = process.env.WASI_MMAN_CACHE;
+  if (chosen) return resolve(chosen);
+  const root = packageRoot();
+  if (existsSync(join(root, ".git"))) return join(root, ".cache");
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), ".cache"), "wasi-mman");
+}
+
+/** Where C build outputs go: build/c under the cache folder. */
 export function cBuildDir(): string {
-  return process.env.WASI_MMAN_CACHE ? resolve(process.env.WASI_MMAN_CACHE) : join(packageRoot(), ".cache", "build", "c");
+  return join(cacheRoot(), "build", "c");
+}
+
+/** Creates a folder in the cache, or says in one line why it cannot and what to do. */
+function makeCacheDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === "EACCES" || code === "EPERM" ? "permission denied" : code === "EROFS" ? "read-only file system" : String(code ?? error);
+    throw new CcError(`wasi-mman cc: cannot create its cache folder ${dir}: ${reason} (set WASI_MMAN_CACHE or XDG_CACHE_HOME to a writable folder)`);
+  }
+}
+
+/** Where progress lines go (fetching or building musl, which takes a while once); null: nowhere. */
+let progress: ((line: string) => void) | null = null;
+
+/** Sets where progress lines go; `wasi-mman cc` sends them to stderr. */
+export function setCcProgress(sink: ((line: string) => void) | null): void {
+  progress = sink;
 }
 
 let toolchainCache: Toolchain | CcError | undefined;
@@ -101,15 +139,23 @@ export function fetchMuslSource(): string {
   return fetchDebianSource("musl");
 }
 
-/** Fetches a Debian source package into .cache/<package> (scripts/fetch-musl.sh). */
+/** Fetches a Debian source package into <cache>/<package> (scripts/fetch-musl.sh), once. */
 export function fetchDebianSource(sourcePackage: string): string {
   const script = join(packageRoot(), "scripts", "fetch-musl.sh");
+  const cache = cacheRoot();
+  makeCacheDir(cache);
+  if (!existsSync(join(cache, sourcePackage, ".fetched"))) {
+    progress?.(`wasi-mman cc: fetching ${sourcePackage}'s source from Debian into ${join(cache, sourcePackage)} (once)`);
+  }
   try {
-    const out = execFileSync("bash", [script, sourcePackage], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const out = execFileSync("bash", [script, sourcePackage], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WASI_MMAN_CACHE: cache } });
     return out.trim().split("\n").pop() ?? "";
   } catch (error) {
     const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim();
-    throw new CcError(`wasi-mman cc: cannot fetch Debian source package ${sourcePackage}: ${stderr.split("\n").pop() ?? ""}`);
+    throw new CcError(
+      `wasi-mman cc: cannot fetch Debian source package ${sourcePackage}: ${stderr.split("\n").pop() ?? ""} ` +
+        "(this needs apt-get and the network once; or --malloc=dlmalloc, which needs no musl)",
+    );
   }
 }
 
@@ -207,9 +253,10 @@ async function buildLibrary(toolchain: Toolchain, spec: LibrarySpec): Promise<st
   const key = buildKey(toolchain, spec, [join(root, "guest", "c", "include"), join(root, "guest", "c", "musl")]);
   if (existsSync(output) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return output;
 
+  progress?.(`wasi-mman cc: building ${spec.name} (${spec.sources.length} file${spec.sources.length === 1 ? "" : "s"}) into ${libDir} (once; later builds reuse it)`);
   const objDir = join(libDir, `${spec.name}.obj`);
   rmSync(objDir, { recursive: true, force: true });
-  mkdirSync(objDir, { recursive: true });
+  makeCacheDir(objDir);
   // Object names keep their folder (mallocng/malloc.c and oldmalloc/malloc.c both exist).
   const objects = spec.sources.map((source) => join(objDir, `${source.split("/").slice(-2).join("_").replace(/\.c$/, "")}.o`));
   await inParallel(
@@ -234,6 +281,8 @@ async function buildLibrary(toolchain: Toolchain, spec: LibrarySpec): Promise<st
 
 /** Builds (or finds cached) the libraries a link with the given malloc needs. */
 export async function buildLayerLibraries(malloc: MallocChoice, toolchain = findToolchain()): Promise<LayerLibraries> {
+  // Before anything is said or built: a cache that cannot be made is the one error then.
+  makeCacheDir(join(cBuildDir(), "lib"));
   const mman = await buildLibrary(toolchain, glueSpec("libwasi-mman.a", ["mman.c", "sysconf.c"]));
   if (malloc === "dlmalloc") return { mman };
   const brk = await buildLibrary(toolchain, glueSpec("libwasi-mman-brk.a", ["brk.c"]));
@@ -266,13 +315,38 @@ export interface CompileOptions {
   readonly args: readonly string[];
 }
 
+/** C++ source files, by the suffixes clang and gcc take as C++. */
+const CXX_SOURCE = /\.(cc|cp|cpp|cxx|c\+\+|C|CPP)$/;
+
+/** Debian 12's libc++ for wasm32-wasi (libc++-16-dev-wasm32, libc++abi-16-dev-wasm32). */
+const DEBIAN_LIBCXX_HEADERS = "/usr/include/wasm32-wasi/c++/v1";
+const DEBIAN_LIBCXX = "/usr/lib/wasm32-wasi/libc++.a";
+
+/**
+ * What a build with C++ sources adds: clang's C++ driver (it links libc++ and libc++abi), no
+ * exceptions (wasm32-wasi's libc++ is built without them), and for Debian's clang, which does
+ * not find them itself, libc++'s headers. wasi-sdk's clang finds its own in its sysroot.
+ */
+function cxxFlags(toolchain: Toolchain): string[] {
+  const flags = ["--driver-mode=g++", "-fno-exceptions"];
+  if (toolchain.sysroot !== "") return flags;
+  if (!existsSync(DEBIAN_LIBCXX_HEADERS) || !existsSync(DEBIAN_LIBCXX)) {
+    throw new CcError(
+      "wasi-mman cc: C++ needs libc++ for wasm32-wasi, which is not installed: apt-get install libc++-16-dev-wasm32 libc++abi-16-dev-wasm32 (or set WASI_SDK_PATH to a wasi-sdk)",
+    );
+  }
+  return [...flags, "-isystem", DEBIAN_LIBCXX_HEADERS];
+}
+
 /** Compiles and links one program; throws CcError with clang's message on failure. */
 export async function compileProgram(options: CompileOptions): Promise<void> {
   const toolchain = findToolchain();
+  const cxx = options.args.some((arg) => !arg.startsWith("-") && CXX_SOURCE.test(arg)) ? cxxFlags(toolchain) : [];
   const libraries = await buildLayerLibraries(options.malloc, toolchain);
   mkdirSync(dirname(resolve(options.output)), { recursive: true });
   const args = [
     ...targetFlags(toolchain),
+    ...cxx,
     "-I",
     glueIncludeDir(),
     ...options.args,
@@ -305,7 +379,8 @@ const USAGE = "usage: wasi-mman cc [--malloc=mallocng|oldmalloc|dlmalloc] -o pro
 export const CC_USAGE = `Usage: wasi-mman cc [--malloc=mallocng|oldmalloc|dlmalloc] -o prog.wasm prog.c [clang options]
 
 Compiles and links C for wasm32-wasi with malloc on the memory calls (brk, mmap, munmap,
-mremap, madvise), ready for wasi-mman run.
+mremap, madvise), ready for wasi-mman run. C++ sources (.cpp, .cc, .cxx) are compiled as C++
+against libc++ (Debian's libc++-16-dev-wasm32, or WASI_SDK_PATH's), without exceptions.
 
 Options:
   --malloc NAME   the allocator (default mallocng):
@@ -316,6 +391,12 @@ Options:
   -o FILE         the module to write
   -h, --help      show this help
 Every other argument goes to clang as it is (sources, -O2, -I, -D, -l, -Wl,...).
+
+The first build fetches musl's source from Debian (apt-get, the network, once) and builds the
+allocator, with a line saying so; later builds reuse them. They are kept in $WASI_MMAN_CACHE,
+else $XDG_CACHE_HOME/wasi-mman (default ~/.cache/wasi-mman), or .cache/ in a git checkout;
+the package folder itself is only read. The toolchain: $WASI_SDK_PATH, else Debian's clang-16
+lld-16 wasi-libc libclang-rt-16-dev-wasm32 (scripts/toolchain.sh --install).
 
 Example:
   wasi-mman cc -O2 -o prog.wasm prog.c && wasi-mman run --stats prog.wasm`;
@@ -362,6 +443,7 @@ function parseCcArgs(argv: string[]): ParsedArgs {
 
 /** The `cc` subcommand. Returns the exit status: 0, 2 for a usage or toolchain problem, 1 when clang fails. */
 export async function ccCommand(argv: string[]): Promise<number> {
+  setCcProgress((line) => console.error(line));
   try {
     const parsed = parseCcArgs(argv);
     if (parsed.help) {
@@ -388,5 +470,7 @@ export async function ccCommand(argv: string[]): Promise<number> {
       return 2;
     }
     throw error;
+  } finally {
+    setCcProgress(null);
   }
 }

@@ -14,8 +14,9 @@ expected="${2:-}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 src="$(bash "$root/scripts/fetch-musl.sh" "$package" | tail -n 1)"
 # The .dsc names the exact Debian version: <package>_<epoch-less version>.dsc (Debian Policy 5.6.12).
-dsc="$(ls "$root/.cache/$package/"*.dsc 2>/dev/null | head -n 1)"
-[ -n "$dsc" ] || { echo "fetch-debian-source.sh: no .dsc for $package in .cache/$package" >&2; exit 1; }
+cache="${WASI_MMAN_CACHE:-$root/.cache}"
+dsc="$(ls "$cache/$package/"*.dsc 2>/dev/null | head -n 1)"
+[ -n "$dsc" ] || { echo "fetch-debian-source.sh: no .dsc for $package in $cache/$package" >&2; exit 1; }
 version="$(sed -n 's/^Version: //p' "$dsc" | head -n 1)"
 upstream="${version#*:}"
 upstream="${upstream%-*}"

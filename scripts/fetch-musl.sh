@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fetches a Debian source package into .cache/<package> (default: musl, which must be 1.2.3).
+# Fetches a Debian source package into the cache, $WASI_MMAN_CACHE/<package> (default: the
+# checkout's .cache/; `wasi-mman cc` passes its own cache folder), default package musl (1.2.3):
 #   scripts/fetch-musl.sh            -> .cache/musl/      (musl 1.2.3, for guest/c's malloc builds)
 #   scripts/fetch-musl.sh sqlite3    -> .cache/sqlite3/   (the real program of fixtures/c/sqlite)
 # apt runs with a private `Types: deb-src` sources list and private list/state folders, so the
@@ -9,11 +10,14 @@
 set -euo pipefail
 package="${1:-musl}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-dest="$root/.cache/$package"
+cache="${WASI_MMAN_CACHE:-$root/.cache}"
+dest="$cache/$package"
 stamp="$dest/.fetched"
 if [ -f "$stamp" ]; then cat "$stamp"; exit 0; fi
 
-apt_dir="$root/.cache/apt-src"
+command -v apt-get >/dev/null ||
+  { echo "fetch-musl.sh: fetching $package's source needs apt-get (Debian or Ubuntu); or unpack it into $dest and write its folder's path to $stamp" >&2; exit 1; }
+apt_dir="$cache/apt-src"
 mkdir -p "$apt_dir/sources.list.d" "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$dest"
 # Bookworm's main archive, as the machine's own Debian 12 sources point at; only deb-src lines.
 cat > "$apt_dir/sources.list.d/deb-src.sources" <<SOURCES
@@ -35,7 +39,7 @@ if ! ls "$apt_dir/lists/"*Sources* >/dev/null 2>&1; then
     { echo "fetch-musl.sh: apt-get update of the deb-src list failed (no network to the Debian archive?)" >&2; exit 1; }
 fi
 ( cd "$dest" && apt-get "${apt_opts[@]}" source --download-only -qq "$package" >&2 ) ||
-  { echo "fetch-musl.sh: apt-get source $package failed" >&2; exit 1; }
+  { echo "fetch-musl.sh: apt-get source $package failed (no network to the Debian archive, or no such source package?)" >&2; exit 1; }
 # dpkg-source (package dpkg-dev) unpacks and applies Debian's patches. Without it, the
 # upstream tarball is unpacked as it is (musl 1.2.3-1 carries no patches at all).
 if command -v dpkg-source >/dev/null; then
