@@ -144,6 +144,38 @@ describe.each(PAGE_SIZES)("engine v2 with %i-byte pages", (page) => {
   });
 });
 
+describe("small cases of the files-and-sandbox issue", () => {
+  it("brk(0) only asks, also with a heap base of 0: nothing is freed, nothing handed out twice", () => {
+    const t = testSpace(4096, { heapBase: 0 });
+    const calls = t.mman.calls;
+    expect(calls.brk(0)).toBe(0);
+    // With a heap base of 0 the break starts at 0 (page 0 itself is never handed out).
+    expect(calls.brk(3 * 4096)).toBe(3 * 4096);
+    expect(calls.brk(0)).toBe(3 * 4096);
+    expect(t.mman.stats().brkBytes).toBe(3 * 4096);
+    const a = mapAnon(t, 4096);
+    expect(a).toBe(3 * 4096); // above the break: the brk pages were not given back by brk(0)
+    t.mman.checkInvariants(true);
+  });
+
+  it("a trace hook that calls back into the calls is served untraced and does not recurse", () => {
+    const seen: string[] = [];
+    const t = testSpace(4096);
+    t.mman.setTrace((record) => {
+      seen.push(record.call);
+      // Read-only and mutating calls from inside the hook: both return, neither is traced.
+      expect(t.mman.calls.pagesize()).toBe(4096);
+      const inner = t.mman.calls.mmap(0, 4096, PROT_RW, MAP_ANON, -1, 0);
+      expect(t.mman.calls.munmap(inner, 4096)).toBe(0);
+    });
+    const a = mapAnon(t, 4096);
+    expect(t.mman.calls.munmap(a, 4096)).toBe(0);
+    expect(seen).toEqual(["mmap", "munmap"]);
+    expect(t.mman.stats().calls.mmap).toBe(3); // the nested calls are counted
+    t.mman.checkInvariants(true);
+  });
+});
+
 describe("the top of a 32-bit memory", () => {
   it.each([4096, 65536])("with %i-byte pages only the last page below 4 GiB is kept back", (page) => {
     let memory: WebAssembly.Memory;
