@@ -638,7 +638,8 @@ export class PageModel {
     }
     const first = (start: number): Omit<MappedPage, "origin"> => ({
       prot: prot & PROT_ALL,
-      flags: flags & (MAP_TYPE | MAP_ANONYMOUS),
+      // MAP_SHARED_VALIDATE is MAP_SHARED once validated (do_mmap), as the engine records it.
+      flags: type === MAP_SHARED_VALIDATE ? MAP_SHARED | (flags & MAP_ANONYMOUS) : flags & (MAP_TYPE | MAP_ANONYMOUS),
       file,
       // A private anonymous vma's pgoff is its address; shared anonymous memory is its own object.
       offset: file !== null ? offset : type === MAP_SHARED ? 0 : start * ps,
