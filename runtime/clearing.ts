@@ -18,12 +18,12 @@ import type { Counters } from "./statistics.js";
 import { CLEAR_BLOCK, jsZeroer, type Zeroer } from "./zeroing.js";
 
 /**
- * Below this many bytes a clear goes to the JavaScript zeroer even when the wasm one exists:
- * a call into wasm costs more than scanning a few blocks in JavaScript (a one-page mmap and
- * munmap pair took 175 ns with the JavaScript zeroer, 334 ns with the wasm one), while over
- * larger ranges the SIMD scan is 3-8 times faster (bench/zeroing.ts).
+ * Below this many bytes a clear is done in JavaScript even when the wasm zeroer exists: a call
+ * into wasm costs more than scanning a few blocks in JavaScript (a one-page mmap and munmap
+ * pair took 175 ns with the JavaScript zeroer, 334 ns with the wasm one), while over larger
+ * ranges the SIMD scan is 3-8 times faster (bench/zeroing.ts).
  */
-const SMALL_CLEAR_BYTES = 16384;
+const SMALL_CLEAR_BYTES = 65536;
 
 export class Clearing {
   /** The zeroer for ranges of SMALL_CLEAR_BYTES and more (the wasm one where it can be built). */
@@ -110,7 +110,9 @@ export class Clearing {
    * to the block's end. Returns the bytes written.
    */
   private zeroSmall(bytes: Uint8Array, start: number, end: number): number {
-    if (this.words.buffer !== bytes.buffer) this.words = new Int32Array(bytes.buffer, 0, bytes.byteLength >>> 2);
+    // One engine, one memory: its buffer changes only when it grows, and then its length does
+    // (reading .buffer here cost half of a page's fill).
+    if (this.words.length !== bytes.length >>> 2) this.words = new Int32Array(bytes.buffer, 0, bytes.byteLength >>> 2);
     const words = this.words;
     let written = 0;
     for (let block = start; block < end; block += CLEAR_BLOCK) {
@@ -119,7 +121,8 @@ export class Clearing {
       while (word < blockEnd && (words[word] | words[word + 1] | words[word + 2] | words[word + 3]) === 0) word += 4;
       if (word === blockEnd) continue;
       while (words[word] === 0) word++;
-      words.fill(0, word, blockEnd);
+      // Uint8Array.fill is a memset; Int32Array.fill of zeros was several times slower here.
+      bytes.fill(0, word * 4, blockEnd * 4);
       written += (blockEnd - word) * 4;
     }
     return written;
