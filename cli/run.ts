@@ -2,7 +2,7 @@
  * `wasi-mman run`: runs a WASI command module in Node through browser_wasi_shim, with the
  * memory calls plugged in. Exit code: the module's; 2 for a usage error, a missing or invalid
  * module, an import mismatch or a bad __heap_base (one line on stderr); 134 when the module
- * traps (as wasmtime reports a trap: 128 + SIGABRT).
+ * traps (as wasmtime reports a trap: 128 + SIGABRT); 139 when --guard stops it at a fault.
  */
 import { openSync, readFileSync } from "node:fs";
 import { WASI } from "@bjorn3/browser_wasi_shim";
@@ -11,6 +11,7 @@ import { runWithShim } from "../hosts/shim.js";
 import { traceJsonLine } from "../hosts/trace-format.js";
 import { readModuleInfo, WasmFormatError, type ModuleInfo } from "../hosts/wasm-imports.js";
 import { createMman, type Mman } from "../syscalls/create-mman.js";
+import { createGuardedMman, EXIT_SEGV, isGuarded } from "../guard/guard.js";
 import type { TraceRecord } from "../syscalls/calls.js";
 import { shimFileResolver } from "../hosts/shim-files.js";
 import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, splitOptions, UsageError } from "./args.js";
@@ -53,10 +54,13 @@ Options:
                        with --strace, the lines too
   --strace-output FILE write the --strace lines and the summary to FILE, not stderr
                        (strace -o); implies --strace unless --strace-summary is given
+  --guard              trap at the first access to memory that is not mapped, is PROT_NONE,
+                       writes a page without PROT_WRITE, or is a null pointer; print what
+                       was touched and where (docs/guard.md), exit 139
   -h, --help           show this help
 
 Exit status: the module's exit code; 2 for bad options, a missing or invalid module, or an
-import the host does not provide; 134 if the module traps.
+import the host does not provide; 134 if the module traps; 139 at a --guard fault.
 
 Example:
   wasi-mman run node_modules/wasi-mman/examples/hello.wasm --stats --page-size 16k -- one two
@@ -74,6 +78,7 @@ const SPEC = {
   "--strace": "optional",
   "--strace-summary": "flag",
   "--strace-output": "value",
+  "--guard": "flag",
   "--help": "flag",
 } as const;
 
@@ -174,11 +179,26 @@ async function startCommand(bytes: Uint8Array<ArrayBuffer>, modulePath: string, 
     // A RangeError out of a running module is a trap too: the engine's stack overflow
     // ("Maximum call stack size exceeded"), or the WASI host reading guest memory at an
     // out-of-bounds pointer the module passed it.
+    const guardReport = error instanceof WebAssembly.RuntimeError && isGuarded(mman) ? mman.guard.report(error) : null;
+    if (guardReport !== null) {
+      writeLineSync(2, guardReport);
+      return EXIT_SEGV;
+    }
     if (error instanceof WebAssembly.RuntimeError || error instanceof RangeError) {
       writeLineSync(2, `wasi-mman: the module trapped: ${error.message}`);
       return EXIT_TRAP;
     }
     throw error;
+  }
+}
+
+/** instrument() from guard/; a module it cannot instrument is a usage error. */
+async function instrumentForGuard(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const { instrument } = await import("../guard/instrument.js");
+  try {
+    return instrument(bytes).bytes;
+  } catch (error) {
+    throw new UsageError(`--guard: ${(error as Error).message.replace(/^wasi-mman guard: /, "")}`);
   }
 }
 
@@ -223,8 +243,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     // (strace -C). --strace-output alone means the lines, to the file.
     const straceLines = options.has("--strace") || (stracePath !== undefined && !straceSummary);
 
-    const bytes = await readModule(modulePath);
-    const info = tryModuleInfo(bytes);
+    const moduleBytes = await readModule(modulePath);
+    const guard = options.has("--guard");
+    // Binaryen (for instrument) is loaded only for --guard.
+    const bytes = guard ? await instrumentForGuard(moduleBytes) : moduleBytes;
+    const info = tryModuleInfo(moduleBytes);
     const usesMman = importsMman(info);
     const watch = new LimitWatch(memoryLimit(maxMemoryBytes, info), () => mman?.stats().linearMemoryBytes ?? 0);
     limitWatch = watch;
@@ -259,7 +282,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       sink?.add(traceJsonLine(record));
       straced?.observe(record);
     };
-    mman = createMman({ pageSize, maxMemoryBytes, growth, trace, files: shimFileResolver(wasi), onWarning: (message) => writeLineSync(2, message) });
+    mman = (guard ? createGuardedMman : createMman)({ pageSize, maxMemoryBytes, growth, trace, files: shimFileResolver(wasi), onWarning: (message) => writeLineSync(2, message) });
     if (!usesMman) writeLineSync(2, noMmanImportsLine(modulePath));
     exitCode = await startCommand(bytes, modulePath, wasi, mman);
   } catch (error) {
