@@ -31,7 +31,7 @@ const COLORS = ["#3b6ea8", "#d0812c", "#5a9e4b", "#8b5fa8", "#b8474a", "#6b6b6b"
 /** The requested-bytes line on the chart of every page size. */
 const REQUESTED_COLOR = "#222222";
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
 }
 
@@ -131,7 +131,7 @@ export function barChart(title: string, labels: readonly string[], series: reado
 export interface LineSeries {
   name: string;
   samples: readonly Sample[];
-  key: "mappedBytes" | "requestedBytes";
+  key: "mappedBytes" | "requestedBytes" | "linearMemoryBytes";
   dashed?: boolean;
   color?: string;
 }
@@ -141,7 +141,8 @@ export interface LineSeries {
  * every run, unlike wall time, which includes warm-up and tracing), y is bytes.
  */
 export function lineChart(title: string, series: readonly LineSeries[]): string {
-  const axis = byteAxis(Math.max(1, ...series.flatMap((s) => s.samples.map((sample) => sample[s.key]))));
+  const value = (sample: Sample, key: LineSeries["key"]): number => sample[key] ?? 0;
+  const axis = byteAxis(Math.max(1, ...series.flatMap((s) => s.samples.map((sample) => value(sample, s.key)))));
   const endCalls = Math.max(1, ...series.flatMap((s) => s.samples.map((sample) => sample.calls)));
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
@@ -152,8 +153,8 @@ export function lineChart(title: string, series: readonly LineSeries[]): string 
   const lines = series.map((s, i) => {
     const points: string[] = [];
     s.samples.forEach((sample, k) => {
-      if (k > 0) points.push(`${n(x(sample.calls))},${n(y(s.samples[k - 1][s.key]))}`);
-      points.push(`${n(x(sample.calls))},${n(y(sample[s.key]))}`);
+      if (k > 0) points.push(`${n(x(sample.calls))},${n(y(value(s.samples[k - 1], s.key)))}`);
+      points.push(`${n(x(sample.calls))},${n(y(value(sample, s.key)))}`);
     });
     const dash = s.dashed === true ? ' stroke-dasharray="5 3"' : "";
     return `<polyline fill="none" stroke="${colors[i]}" stroke-width="1.6"${dash} points="${points.join(" ")}"><title>${escapeHtml(s.name)}</title></polyline>`;
@@ -190,6 +191,20 @@ figure { margin: 0.5em 0; } svg { max-width: 100%; height: auto; font: 12px syst
 svg .grid { stroke: #e4e4e4; } svg .tick { fill: #555; } svg .title { font-weight: 600; }
 .differ { color: #a33; } code { font-size: 0.95em; }
 .recommendation { border-left: 4px solid #5a9e4b; padding: 0.3em 0.8em; background: #f3f8f1; }`;
+
+/** A self-contained document's start, up to and including <body>: title and inline style. */
+export function documentStart(title: string, style: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${style}
+</style>
+</head>
+<body>`;
+}
 
 /** The report as one HTML document. */
 export function renderCompareHtml(report: HtmlReportInput): string {
@@ -235,16 +250,7 @@ export function renderCompareHtml(report: HtmlReportInput): string {
     ]),
   );
   const title = report.mode === "module" ? `wasi-mman compare: ${report.module ?? ""}` : "wasi-mman compare: synthetic sizes";
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>${STYLE}
-</style>
-</head>
-<body>
+  return `${documentStart(title, STYLE)}
 <h1>${escapeHtml(title)}</h1>
 ${what}
 ${advice}

@@ -17,6 +17,8 @@ export interface Sample {
   timeMs: number;
   mappedBytes: number;
   requestedBytes: number;
+  /** Linear memory's size then (`wasi-mman run --html` records it; compare does not). */
+  linearMemoryBytes?: number;
 }
 
 export interface CompareRun {

@@ -18,10 +18,12 @@ export class Timeline {
 
   constructor(private readonly points = 500) {}
 
-  /** Records the state after one more call. */
-  add(timeMs: number, mappedBytes: number, requestedBytes: number): void {
+  /** Records the state after one more call (linear memory too, when given). */
+  add(timeMs: number, mappedBytes: number, requestedBytes: number, linearMemoryBytes?: number): void {
     const calls = ++this.calls;
-    if (this.bucket === null || mappedBytes >= this.bucket.mappedBytes) this.bucket = { calls, timeMs, mappedBytes, requestedBytes };
+    if (this.bucket === null || mappedBytes >= this.bucket.mappedBytes) {
+      this.bucket = linearMemoryBytes === undefined ? { calls, timeMs, mappedBytes, requestedBytes } : { calls, timeMs, mappedBytes, requestedBytes, linearMemoryBytes };
+    }
     if (++this.inBucket < this.stride) return;
     this.samples.push(this.bucket);
     this.bucket = null;
@@ -41,9 +43,9 @@ export class Timeline {
   }
 
   /** The samples, ending with the state at `endMs` (the run's end). */
-  finish(endMs: number, mappedBytes: number, requestedBytes: number): Sample[] {
+  finish(endMs: number, mappedBytes: number, requestedBytes: number, linearMemoryBytes?: number): Sample[] {
     const result = this.bucket === null ? [...this.samples] : [...this.samples, this.bucket];
-    result.push({ calls: this.calls, timeMs: endMs, mappedBytes, requestedBytes });
+    result.push(linearMemoryBytes === undefined ? { calls: this.calls, timeMs: endMs, mappedBytes, requestedBytes } : { calls: this.calls, timeMs: endMs, mappedBytes, requestedBytes, linearMemoryBytes });
     return result;
   }
 }

@@ -30,6 +30,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
       return ((await import(path)) as { compareCommand: Command }).compareCommand;
     },
   },
+  demo: {
+    summary: "serve the memory-map page (offline, this machine only), with a module of yours",
+    load: async () => (await import("./demo.js")).demoCommand,
+  },
 };
 
 function version(): string {

@@ -4,7 +4,7 @@
  * module, an import mismatch or a bad __heap_base (one line on stderr); 134 when the module
  * traps (as wasmtime reports a trap: 128 + SIGABRT); 139 when --guard stops it at a fault.
  */
-import { openSync, readFileSync } from "node:fs";
+import { openSync, readFileSync, writeFileSync } from "node:fs";
 import { WASI } from "@bjorn3/browser_wasi_shim";
 import { ImportMismatchError } from "../hosts/check.js";
 import { runWithShim } from "../hosts/shim.js";
@@ -21,6 +21,7 @@ import { processStdio, writeLineSync } from "./host-io.js";
 import { ChunkedFile, parseStraceFilter, Strace } from "./run-strace.js";
 import { Ms } from "../runtime/linux.js";
 import { compileWat } from "./wat.js";
+import { renderRunHtml, reportAssets, RunRecording, type ReportAssets } from "./run-html.js";
 import { EXIT_SIGINT, importsMman, LimitWatch, memoryLimit, noMmanImportsLine, runInterruptibly } from "./run-notices.js";
 
 export const RUN_USAGE = `Usage: wasi-mman run [options] <module.wasm | module.wat> [args...] [-- args...]
@@ -54,6 +55,8 @@ Options:
                        with --strace, the lines too
   --strace-output FILE write the --strace lines and the summary to FILE, not stderr
                        (strace -o); implies --strace unless --strace-summary is given
+  --html FILE          write a self-contained report of the run to FILE: the memory map
+                       stepped through the calls, the statistics, a timeline (offline)
   --guard              trap at the first access to memory that is not mapped, is PROT_NONE,
                        writes a page without PROT_WRITE, or is a null pointer; print what
                        was touched and where (docs/guard.md), exit 139
@@ -78,6 +81,7 @@ const SPEC = {
   "--strace": "optional",
   "--strace-summary": "flag",
   "--strace-output": "value",
+  "--html": "value",
   "--guard": "flag",
   "--help": "flag",
 } as const;
@@ -151,9 +155,11 @@ class Interrupted extends Error {}
  * Makes the shim's start() interruptible: Ctrl-C ends the module's `_start` and throws
  * Interrupted, so that the run can still write --stats and the trace (run-notices.ts).
  */
-function interruptibleStart(wasi: WASI): void {
+function interruptibleStart(wasi: WASI, onStart: () => void): void {
   const start = wasi.start.bind(wasi);
   wasi.start = (instance) => {
+    // The memory calls are attached by now, and nothing has run yet.
+    onStart();
     const result = runInterruptibly(() => start(instance));
     if (result === "interrupted") throw new Interrupted("SIGINT");
     return result;
@@ -164,8 +170,8 @@ function interruptibleStart(wasi: WASI): void {
  * Instantiates the command and runs its `_start` with runWithShim. Returns the exit code,
  * 134 after a trap (one line on stderr), or "interrupted".
  */
-async function startCommand(bytes: Uint8Array<ArrayBuffer>, modulePath: string, wasi: WASI, mman: Mman): Promise<number | "interrupted"> {
-  interruptibleStart(wasi);
+async function startCommand(bytes: Uint8Array<ArrayBuffer>, modulePath: string, wasi: WASI, mman: Mman, onStart: () => void): Promise<number | "interrupted"> {
+  interruptibleStart(wasi, onStart);
   try {
     const result = await runWithShim(bytes, { wasi, mman, run: "command", onWarning: (message) => writeLineSync(2, message) });
     return result.exitCode ?? 0;
@@ -202,6 +208,15 @@ async function instrumentForGuard(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8
   }
 }
 
+/** Writes the --html report; a file that cannot be written is a usage error. */
+function writeReport(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (error) {
+    throw new UsageError(`--html: cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
 /** As wasmtime reports a trap: 128 + SIGABRT. */
 const EXIT_TRAP = 134;
 
@@ -209,6 +224,9 @@ const EXIT_TRAP = 134;
 export async function runCommand(argv: string[]): Promise<number> {
   let traceFile: ChunkedFile | null = null;
   let strace: Strace | null = null;
+  let html: { path: string; assets: ReportAssets; recording: RunRecording; module: string; args: string[] } | null = null;
+  /** The notice lines of this run, also shown in the --html report. */
+  const notices: string[] = [];
   let dirs: LoadedDir[] = [];
   let mman: Mman | null = null;
   let stats = false;
@@ -242,6 +260,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     // --strace-summary alone prints only the table (strace -c); with --strace, the lines too
     // (strace -C). --strace-output alone means the lines, to the file.
     const straceLines = options.has("--strace") || (stracePath !== undefined && !straceSummary);
+    const htmlPath = one("--html");
 
     const moduleBytes = await readModule(modulePath);
     const guard = options.has("--guard");
@@ -269,6 +288,11 @@ export async function runCommand(argv: string[]): Promise<number> {
       }
       strace = new Strace({ lines: straceLines, summary: straceSummary, filter: straceFilter, output });
     }
+    if (htmlPath !== undefined) {
+      // Before the run: the viewer must be there and the file writable.
+      html = { path: htmlPath, assets: reportAssets(), recording: new RunRecording(() => mman as Mman), module: modulePath, args: moduleArgs };
+      writeReport(htmlPath, "");
+    }
     // A symbolic link left out because it leads outside its directory: one line each.
     dirs = dirSpecs.map((spec) => loadDir(spec, (line) => writeLineSync(2, line)));
 
@@ -276,15 +300,18 @@ export async function runCommand(argv: string[]): Promise<number> {
     const wasi = new WASI([modulePath, ...moduleArgs], env, fds, { debug: false });
     const sink = traceFile;
     const straced = strace;
+    const recording = html?.recording;
     // Always on: a call refused for want of memory is named at exit (LimitWatch).
     const trace = (record: TraceRecord): void => {
       watch.observe(record);
       sink?.add(traceJsonLine(record));
       straced?.observe(record);
+      recording?.observe(record);
     };
     mman = (guard ? createGuardedMman : createMman)({ pageSize, maxMemoryBytes, growth, trace, files: shimFileResolver(wasi), onWarning: (message) => writeLineSync(2, message) });
-    if (!usesMman) writeLineSync(2, noMmanImportsLine(modulePath));
-    exitCode = await startCommand(bytes, modulePath, wasi, mman);
+    if (!usesMman) notices.push(noMmanImportsLine(modulePath));
+    for (const line of notices) writeLineSync(2, line);
+    exitCode = await startCommand(bytes, modulePath, wasi, mman, () => recording?.start());
   } catch (error) {
     traceFile?.close();
     strace?.finish();
@@ -303,6 +330,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const dir of dirs) dir.writeBack((line) => writeLineSync(2, line));
   const limitLine = limitWatch?.line(exitCode === "interrupted" ? EXIT_SIGINT : exitCode) ?? null;
   if (limitLine !== null) writeLineSync(2, limitLine);
+  if (html !== null) {
+    const ending = exitCode === "interrupted" ? "interrupted (SIGINT)" : exitCode === EXIT_TRAP ? `trapped (exit code ${EXIT_TRAP})` : `exit code ${exitCode}`;
+    const report = html.recording.finish({ module: html.module, args: html.args, ending, notices: limitLine === null ? notices : [...notices, limitLine] });
+    try {
+      writeReport(html.path, renderRunHtml(report, html.assets));
+    } catch (error) {
+      writeLineSync(2, `wasi-mman: ${(error as Error).message}`);
+    }
+  }
   if (stats) writeLineSync(2, formatStats(finalStats));
   return exitCode === "interrupted" ? EXIT_SIGINT : exitCode;
 }

@@ -8,10 +8,11 @@
  * into <pre id="result"> as JSON, with "status": "done" once everything is drawn. The browser
  * tests read it (test/browser-chromium.test.ts).
  */
-import { straceLine, type MmanStats, type TraceRecord } from "../browser.js";
+import type { MmanStats, TraceRecord } from "../browser.js";
 import { PAGE_SIZES, type DemoFixture } from "./catalogue.js";
 import { sweepChart, type SweepPoint } from "./chart.js";
-import { cellAt, cellKinds, countKinds, drawMap, KINDS, layoutMap, readBackCells, type MapLayout } from "./map.js";
+import { countKinds, readBackCells } from "./map.js";
+import { escapeHtml, hex, MapView } from "./map-view.js";
 import { fromReply, OUTSIDE, runFixture, type RunOutcome, type WorkerReply } from "./run.js";
 import type { WorkerRequest } from "./worker.js";
 
@@ -25,21 +26,12 @@ const ui = {
   fixture: $<HTMLSelectElement>("fixture"),
   pageSize: $<HTMLSelectElement>("page-size"),
   run: $<HTMLButtonElement>("run"),
+  open: $<HTMLInputElement>("open"),
   controls: $<HTMLFormElement>("controls"),
   status: $("status"),
   description: $("description"),
-  legend: $("legend"),
-  mapBox: $("map-box"),
-  canvas: $<HTMLCanvasElement>("map"),
-  mapCaption: $("map-caption"),
-  hover: $("hover"),
-  step: $<HTMLInputElement>("step"),
-  stepLabel: $("step-label"),
-  stepCall: $("step-call"),
-  play: $<HTMLButtonElement>("play"),
-  log: $("log"),
-  logCaption: $("log-caption"),
   stdout: $("stdout"),
+  logCaption: $("log-caption"),
   stats: $<HTMLTableElement>("stats"),
   statsCaption: $("stats-caption"),
   chart: $("chart"),
@@ -50,19 +42,12 @@ const ui = {
 
 let fixtures: DemoFixture[] = [];
 let outcome: RunOutcome | null = null;
-let layout: MapLayout | null = null;
-let shownKinds: Uint8Array | null = null;
-let step = 0;
-let playing = false;
 let useWorker = typeof Worker === "function";
+const view = new MapView();
 
 function setStatus(text: string, bad = false): void {
   ui.status.textContent = text;
   ui.status.classList.toggle("bad", bad);
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 }
 
 const bytesCache = new Map<string, Uint8Array<ArrayBuffer>>();
@@ -87,7 +72,6 @@ function bytesText(value: number): string {
 }
 
 const percent = (ratio: number): string => `${(ratio * 100).toFixed(2)} %`;
-const hex = (value: number): string => `0x${value.toString(16)}`;
 
 /** The statistics table: [key in the stats object, label, how to show it]. */
 const STAT_ROWS: [string, string, (value: number) => string][] = [
@@ -121,14 +105,7 @@ function statValue(stats: MmanStats, key: string): number {
 }
 
 // ---------------------------------------------------------------------------------------
-// Drawing
-
-function renderLegend(counts: Record<string, number> | null): void {
-  ui.legend.innerHTML = KINDS.map((k) => {
-    const count = counts === null ? "" : String(counts[k.name]);
-    return `<li data-kind="${k.name}" title="${k.name}"><span class="swatch" style="background: rgb(${k.rgb.join(",")})"></span>${k.label} <span class="count">${count}</span></li>`;
-  }).join("");
-}
+// Drawing (the map, its stepper and the call log: map-view.ts)
 
 function renderStats(stats: MmanStats): void {
   const rows = STAT_ROWS.map(
@@ -138,81 +115,6 @@ function renderStats(stats: MmanStats): void {
     .filter(([, count]) => count > 0)
     .map(([name, count]) => `<tr data-stat="calls.${name}"><th>${name} calls (failed)</th><td>${count} (${stats.errors[name as keyof MmanStats["errors"]]})</td></tr>`);
   ui.stats.innerHTML = `<tbody>${[...rows, ...calls].join("")}</tbody>`;
-}
-
-/** The call log: a window of lines around the current call (a long trace is not all in the DOM). */
-const LOG_WINDOW = 400;
-function renderLog(): void {
-  if (outcome === null || outcome.timeline === null) return;
-  const records = outcome.records;
-  const lastDone = outcome.timeline.steps[step]?.lastRecord ?? -1;
-  const from = Math.max(0, Math.min(lastDone - LOG_WINDOW / 2, records.length - LOG_WINDOW));
-  const to = Math.min(records.length, from + LOG_WINDOW);
-  const lines: string[] = [];
-  if (from > 0) lines.push(`<div class="more">… ${from} earlier calls</div>`);
-  for (let i = from; i < to; i++) {
-    const record = records[i];
-    const classes = ["line", record.errno !== null ? "failed" : "", i === lastDone ? "current" : "", i > lastDone ? "future" : ""].join(" ");
-    lines.push(`<div class="${classes}" data-record="${i}">${String(record.seq).padStart(5)}  ${escapeHtml(straceLine(record))}</div>`);
-  }
-  if (to < records.length) lines.push(`<div class="more">… ${records.length - to} later calls</div>`);
-  ui.log.innerHTML = lines.join("");
-  const current = ui.log.querySelector<HTMLElement>(".current");
-  if (current !== null) ui.log.scrollTop = current.offsetTop - ui.log.clientHeight / 2;
-}
-
-function drawStep(): void {
-  if (outcome === null || outcome.timeline === null) return;
-  const timeline = outcome.timeline;
-  const kinds = timeline.at(step);
-  const width = Math.max(200, Math.floor(ui.mapBox.clientWidth));
-  if (layout === null || layout.pages !== timeline.pages || layout.cols * layout.cellPx > width || layout.cols * layout.cellPx < width - 40) {
-    layout = layoutMap(timeline.pages, width);
-  }
-  shownKinds = kinds;
-  drawMap(ui.canvas, cellKinds(kinds, layout), layout);
-  renderLegend(countKinds(kinds));
-  const steps = timeline.steps.length - 1;
-  ui.step.max = String(steps);
-  ui.step.value = String(step);
-  const lastRecord = timeline.steps[step].lastRecord;
-  ui.stepLabel.textContent = `step ${step} of ${steps}`;
-  ui.stepCall.textContent = timeline.steps[step].end
-    ? "at the end of the run: memory the program grew itself after its last call"
-    : lastRecord < 0
-      ? "before the first call (the module image and the memory it started with)"
-      : `after #${outcome.records[lastRecord].seq}: ${straceLine(outcome.records[lastRecord])}`;
-  const grouped = layout.groupSize > 1 ? `, one cell = ${layout.groupSize} pages (colour of the commonest kind)` : ", one cell = one page";
-  ui.mapCaption.textContent = `${timeline.pages.toLocaleString("en-US")} pages of ${outcome.pageSize / 1024} KiB${grouped}`;
-  renderLog();
-}
-
-function goTo(target: number): void {
-  if (outcome?.timeline == null) return;
-  step = Math.max(0, Math.min(target, outcome.timeline.steps.length - 1));
-  drawStep();
-}
-
-function togglePlay(): void {
-  if (outcome?.timeline == null) return;
-  playing = !playing;
-  ui.play.textContent = playing ? "⏸ pause" : "▶ play";
-  if (!playing) return;
-  const last = outcome.timeline.steps.length - 1;
-  if (step >= last) step = 0;
-  // About ten seconds for any trace: long traces advance several steps per frame.
-  const perFrame = Math.max(1, Math.ceil(last / 600));
-  const tick = (): void => {
-    if (!playing) return;
-    goTo(step + perFrame);
-    if (step >= last) {
-      playing = false;
-      ui.play.textContent = "▶ play";
-      return;
-    }
-    requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
 }
 
 function problemOf(run: RunOutcome): string | null {
@@ -253,8 +155,7 @@ async function runSelected(sweep: boolean): Promise<void> {
   const fixture = fixtures.find((f) => f.id === ui.fixture.value);
   if (fixture === undefined) throw new Error(`no fixture "${ui.fixture.value}"`);
   const pageSize = Number(ui.pageSize.value);
-  playing = false;
-  ui.play.textContent = "▶ play";
+  view.stop();
   ui.run.disabled = true;
   try {
     setStatus(`running ${fixture.id} at ${pageSize / 1024} KiB pages…`);
@@ -262,9 +163,7 @@ async function runSelected(sweep: boolean): Promise<void> {
     const started = performance.now();
     outcome = await run(fixture, bytes, pageSize, true);
     const elapsed = performance.now() - started;
-    layout = null;
-    step = (outcome.timeline?.steps.length ?? 1) - 1;
-    drawStep();
+    if (outcome.timeline !== null) view.show({ pageSize, timeline: outcome.timeline, records: outcome.records });
     renderStats(outcome.stats);
     ui.statsCaption.textContent = `after the run, ${pageSize / 1024} KiB pages`;
     const strideNote = outcome.stride > 1 ? `; the map was taken every ${outcome.stride} calls towards the end` : "";
@@ -313,9 +212,35 @@ async function runSweep(fixture: DemoFixture, bytes: Uint8Array<ArrayBuffer>): P
   ui.chartCaption.textContent = fixture.id;
 }
 
+/**
+ * Adds a module of the user's own to the list (as a WASI command with argv [its name]), selects
+ * it and runs it. Its bytes never leave the page.
+ */
+async function openUserModule(name: string, bytes: Promise<ArrayBuffer>, sweep = true): Promise<void> {
+  const data: Uint8Array<ArrayBuffer> = new Uint8Array(await bytes);
+  if (!WebAssembly.validate(data)) throw new Error(`${name} is not a WebAssembly binary module (.wasm)`);
+  const id = `user:${name}`;
+  const fixture: DemoFixture = {
+    id,
+    title: `${name} (your module)`,
+    description: `${name}, opened from your disk: run as a WASI command with argv [${JSON.stringify(name)}], no files, empty stdin.`,
+    file: id,
+    run: { kind: "command", args: [name] },
+  };
+  bytesCache.set(id, data);
+  fixtures = [...fixtures.filter((f) => f.id !== id), fixture];
+  if (ui.fixture.querySelector(`option[value="${CSS.escape(id)}"]`) === null) {
+    ui.fixture.insertAdjacentHTML("beforeend", `<option value="${escapeHtml(id)}">${escapeHtml(fixture.title)}</option>`);
+  }
+  ui.fixture.value = id;
+  ui.description.textContent = fixture.description;
+  await runSelected(sweep);
+}
+
 /** What the page shows and what the engine reports, for the browser tests. */
 function writeResult(extra: Record<string, unknown>): void {
   const run = outcome;
+  const { layout, shownKinds } = view;
   const result =
     run === null || run.timeline === null || layout === null || shownKinds === null
       ? { ...extra }
@@ -333,10 +258,10 @@ function writeResult(extra: Record<string, unknown>): void {
           inWorker: run.mman === undefined,
           layout,
           engineKindCounts: countKinds(run.kinds),
-          shownStep: step,
+          shownStep: view.step,
           // The engine's map at the end, one digit per page, for checks done outside the page.
           engineKinds: Array.from(run.kinds, (k) => (k === OUTSIDE ? "-" : String(k))).join(""),
-          canvasCellCounts: readBackCells(ui.canvas, layout),
+          canvasCellCounts: readBackCells($<HTMLCanvasElement>("map"), layout),
           stats: run.stats,
           sweep: sweepPoints,
           ...extra,
@@ -353,53 +278,26 @@ async function main(): Promise<void> {
     ui.description.textContent = fixtures.find((f) => f.id === ui.fixture.value)?.description ?? "";
   };
   ui.fixture.addEventListener("change", describe);
-  renderLegend(null);
-
   ui.controls.addEventListener("submit", (event) => {
     event.preventDefault();
     runSelected(true).catch((error: unknown) => setStatus(String(error), true));
   });
-  ui.step.addEventListener("input", () => goTo(Number(ui.step.value)));
-  $("first").addEventListener("click", () => goTo(0));
-  $("prev").addEventListener("click", () => goTo(step - 1));
-  $("next").addEventListener("click", () => goTo(step + 1));
-  $("last").addEventListener("click", () => goTo(Number.MAX_SAFE_INTEGER));
-  ui.play.addEventListener("click", togglePlay);
-  ui.log.addEventListener("click", (event) => {
-    const line = (event.target as HTMLElement).closest<HTMLElement>("[data-record]");
-    const timeline = outcome?.timeline;
-    if (line === null || timeline == null) return;
-    const record = Number(line.dataset.record);
-    // The first step that covers this call.
-    const found = timeline.steps.findIndex((s) => s.lastRecord >= record);
-    goTo(found < 0 ? timeline.steps.length - 1 : found);
-  });
-  document.addEventListener("keydown", (event) => {
-    if (event.target instanceof HTMLSelectElement || event.target instanceof HTMLInputElement) return;
-    if (event.key === "ArrowRight") goTo(step + 1);
-    if (event.key === "ArrowLeft") goTo(step - 1);
-  });
-  ui.canvas.addEventListener("mousemove", (event) => {
-    if (outcome === null || layout === null || shownKinds === null) return;
-    const cell = cellAt(ui.canvas, layout, event.clientX, event.clientY);
-    if (cell < 0) {
-      ui.hover.textContent = "\u00a0";
-      return;
-    }
-    const first = cell * layout.groupSize;
-    const last = Math.min(layout.pages, first + layout.groupSize) - 1;
-    const kind = shownKinds[first];
-    const what = layout.groupSize === 1 ? (kind === OUTSIDE ? "not yet in memory" : KINDS[kind].name) : `${layout.groupSize} pages`;
-    const range = first === last ? `page ${first}` : `pages ${first}..${last}`;
-    ui.hover.textContent = `${range} at ${hex(first * outcome.pageSize)}: ${what}`;
-  });
-  let resizeTimer = 0;
-  window.addEventListener("resize", () => {
-    clearTimeout(resizeTimer);
-    resizeTimer = window.setTimeout(() => {
-      layout = null;
-      drawStep();
-    }, 100);
+  // A module of the user's own: the picker, or a file dropped anywhere on the page.
+  const open = (file: File | undefined): void => {
+    if (file === undefined) return;
+    openUserModule(file.name, file.arrayBuffer()).then(
+      () => writeResult({ status: "done" }),
+      (error: unknown) => {
+        setStatus(String(error), true);
+        writeResult({ status: "error", message: String(error) });
+      },
+    );
+  };
+  ui.open.addEventListener("change", () => open(ui.open.files?.[0]));
+  document.addEventListener("dragover", (event) => event.preventDefault());
+  document.addEventListener("drop", (event) => {
+    event.preventDefault();
+    open(event.dataTransfer?.files[0]);
   });
 
   const params = new URLSearchParams(location.search);
@@ -410,7 +308,21 @@ async function main(): Promise<void> {
   if (autorun !== null) ui.fixture.value = autorun;
   else ui.fixture.value = fixtures[0]?.id ?? "";
   describe();
-  setStatus("pick a program and a page size, then Run");
+  setStatus("pick a program and a page size, then Run, or open a module of your own");
+  // `wasi-mman demo prog.wasm` serves the module and opens the page with ?module=<its URL>.
+  const preload = params.get("module");
+  if (preload !== null) {
+    try {
+      const response = await fetch(preload);
+      if (!response.ok) throw new Error(`could not load ${preload}: HTTP ${response.status}`);
+      await openUserModule(decodeURIComponent(preload.split("/").pop() ?? "module.wasm"), response.arrayBuffer(), params.get("sweep") !== "0");
+      writeResult({ status: "done" });
+    } catch (error) {
+      setStatus(String(error), true);
+      writeResult({ status: "error", message: String(error) });
+    }
+    return;
+  }
   if (autorun === null) return;
   try {
     if (!fixtures.some((f) => f.id === autorun)) throw new Error(`no fixture "${autorun}" (have: ${fixtures.map((f) => f.id).join(", ")})`);

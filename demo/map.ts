@@ -6,7 +6,7 @@
  *   cell index = page / groupSize        row = cell / cols, column = cell % cols
  */
 import { PageKind } from "../browser.js";
-import { OUTSIDE } from "./run.js";
+import { OUTSIDE } from "../cli/map-steps.js";
 
 /** Cells drawn at most; more pages than this are grouped. */
 export const MAX_CELLS = 20_000;

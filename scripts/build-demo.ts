@@ -7,6 +7,7 @@
  *                                        (browser_wasi_shim included)
  *   selftest.html, selftest.js          the library's checks in the browser, importing
  *                                        ./wasi-mman.js as a plain module
+ *   report.js                            the viewer `wasi-mman run --html` inlines in its report
  *   fixtures/<id>.wasm, fixtures.json   the programs of demo/catalogue.ts that could be built:
  *                                        .wat with wabt, AssemblyScript with scripts/build-as.ts,
  *                                        C only when scripts/build-c.ts has built them already
@@ -106,6 +107,9 @@ export async function buildDemo(outDir: string = DEMO_OUT_DIR, options: BuildDem
   await build({ ...common, entryPoints: [join(root, "demo", "demo.ts")], outfile: join(outDir, "demo.js") });
   await build({ ...common, entryPoints: [join(root, "demo", "worker.ts")], outfile: join(outDir, "worker.js") });
   await build({ ...common, entryPoints: [join(root, "demo", "selftest.ts")], outfile: join(outDir, "selftest.js"), plugins: [libraryAsExternal] });
+  // Inlined into each `wasi-mman run --html` report (cli/run-html.ts): no source map, which
+  // would be a reference outside the file.
+  await build({ ...common, sourcemap: false, minify: true, entryPoints: [join(root, "demo", "report.ts")], outfile: join(outDir, "report.js") });
   for (const name of ["index.html", "selftest.html", "style.css"]) copyFileSync(join(root, "demo", name), join(outDir, name));
   return { outDir, fixtures, skipped };
 }

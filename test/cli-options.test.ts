@@ -99,7 +99,7 @@ describe.concurrent("sizes and names as people write them", () => {
   it("a mistyped command gets a suggestion", async () => {
     const run = await cli("comapre");
     expect(run.code).toBe(2);
-    expect(errLines(run)).toEqual(['wasi-mman: unknown command "comapre": did you mean compare? (commands: run, cc, compare)']);
+    expect(errLines(run)).toEqual(['wasi-mman: unknown command "comapre": did you mean compare? (commands: run, cc, compare, demo)']);
   });
 
   it("`wasi-mman help <command>` prints that command's help", async () => {

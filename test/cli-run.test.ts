@@ -31,7 +31,7 @@ describe.concurrent("wasi-mman (dispatcher)", () => {
     expect(none.stdout).toMatch(/run .*\n.*cc .*\n.*compare/);
     const unknown = await cli("frobnicate");
     expect(unknown.code).toBe(2);
-    expect(errLines(unknown)).toEqual(['wasi-mman: unknown command "frobnicate" (commands: run, cc, compare)']);
+    expect(errLines(unknown)).toEqual(['wasi-mman: unknown command "frobnicate" (commands: run, cc, compare, demo)']);
   });
 
   it("delegates cc to its own module", async () => {

@@ -83,6 +83,10 @@ describe("the packed package", () => {
       "dist/cli/main.js",
       "dist/cli/run.js",
       "examples/hello.wasm",
+      "dist/cli/demo.js",
+      "dist/demo/index.html",
+      "dist/demo/demo.js",
+      "dist/demo/report.js",
       "examples/hello.wat",
       "docs/hosts.md",
       "docs/cli.md",
@@ -115,6 +119,13 @@ describe("the packed package", () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toBe("hello from mapped memory\n");
     expect(run.stderr).toMatch(/^statistic\s+value\n/);
+    // The report's viewer ships in the package: run --html works from an install.
+    const html = spawnSync(process.execPath, [join(consumer.packageDir, "bin", "wasi-mman.mjs"), "run", "--html", "report.html", "node_modules/wasi-mman/examples/hello.wasm"], {
+      cwd: consumer.dir,
+      encoding: "utf8",
+    });
+    expect(html.status).toBe(0);
+    expect(readFileSync(join(consumer.dir, "report.html"), "utf8")).toContain('<script type="application/json" id="report-data">');
   });
 });
 

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "./cli.js";
 
-/** The folders and files `npm run build` compiles (tsconfig.build.json). */
-const BUILD_INPUTS = ["runtime", "syscalls", "hosts", "cli", "index.ts", "browser.ts", "scripts/build-examples.ts", "fixtures/hosts/hello.wat"];
+/** The folders and files `npm run build` compiles (tsconfig.build.json, examples/, dist/demo/). */
+const BUILD_INPUTS = ["runtime", "syscalls", "hosts", "cli", "index.ts", "browser.ts", "demo", "scripts/build-examples.ts", "scripts/build-demo.ts", "fixtures/hosts/hello.wat"];
 
 function newestMtime(path: string): number {
   const stat = statSync(path);
@@ -25,7 +25,7 @@ function newestMtime(path: string): number {
  * builds first, so this is usually a check).
  */
 export function ensureBuilt(): void {
-  const outputs = [join(repoRoot, "dist", "index.js"), join(repoRoot, "dist", "cli", "main.js"), join(repoRoot, "examples", "hello.wasm")];
+  const outputs = [join(repoRoot, "dist", "index.js"), join(repoRoot, "dist", "cli", "main.js"), join(repoRoot, "examples", "hello.wasm"), join(repoRoot, "dist", "demo", "report.js")];
   const built = outputs.every((file) => existsSync(file)) ? Math.min(...outputs.map((file) => statSync(file).mtimeMs)) : 0;
   const inputs = Math.max(...BUILD_INPUTS.map((input) => newestMtime(join(repoRoot, input))));
   if (built > inputs) return;
