@@ -35,8 +35,8 @@ Options:
   --page-size SIZE     libc page size: 4k, 8k, 16k, 32k, 64k or bytes (default 4k)
   --max-memory SIZE    never grow linear memory past SIZE (e.g. 64m, 1g; default: the
                        module's declared maximum, at most 4g)
-  --growth MODE        exact (grow by what is needed) or geometric (default: chunks of a
-                       quarter of memory, 64 KiB to 8 MiB)
+  --growth MODE        exact (grow by what is needed) or geometric (default: 1/16 of
+                       memory a step, at least 64 KiB)
   --dir HOST[:GUEST]   preopen host directory HOST as GUEST (default: the same path). Files
                        are loaded into memory; changed and new files are written back when
                        the module exits (deletions and renames are not). Nothing outside

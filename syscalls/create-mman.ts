@@ -114,7 +114,8 @@ export interface Mman {
   readonly space: AddressSpace;
   /** The Linux-semantics calls, callable from JavaScript (results: address/0 or -errno). */
   readonly calls: MemoryCalls;
-  attach(target: AttachTarget): AttachInfo;
+  /** An instance (its exports), a bare memory, or { memory, heapBase }. */
+  attach(target: AttachTarget | WebAssembly.Memory): AttachInfo;
   stats(): MmanStats;
   mappings(): MappingInfo[];
   /** Throws an Error naming the first broken invariant; `deep` also checks free pages read zero. */
@@ -160,8 +161,9 @@ export function createMman(options: MmanOptions = {}): Mman {
     warn(`wasi-mman: internal error in ${call} (the guest got an error result): ${error instanceof Error ? error.stack : String(error)}`);
   });
 
-  function attach(target: AttachTarget): AttachInfo {
-    if (typeof target !== "object" || target === null) fail("attach() needs an instance or { memory, heapBase }");
+  function attach(target: AttachTarget | WebAssembly.Memory): AttachInfo {
+    if (target instanceof WebAssembly.Memory) target = { memory: target };
+    if (typeof target !== "object" || target === null) fail("attach() needs an instance, a memory or { memory, heapBase }");
     let memory: unknown;
     let heapBase: number | undefined;
     let source: AttachInfo["heapBaseSource"] = "memory-size";

@@ -219,3 +219,14 @@ describe("createMman({ debug: true })", () => {
     );
   });
 });
+
+describe("attach", () => {
+  it("takes a bare WebAssembly.Memory, as the README says (the heap then starts at its end)", () => {
+    const warnings: string[] = [];
+    const mman = createMman({ onWarning: (m) => warnings.push(m) });
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    expect(mman.attach(memory)).toEqual({ heapBase: 2 * 65536, heapBaseSource: "memory-size" });
+    expect(mman.calls.mmap(0, 4096, PROT_RW, MAP_ANON, -1, 0)).toBe(2 * 65536);
+    mman.checkInvariants(true);
+  });
+});
