@@ -79,7 +79,7 @@ export class AddressSpace {
     this.clearing = new Clearing(this.table, size, counters);
     this.placement = new Placement(this.table, this.runs, this.clearing);
     this.growth = new Growth(options.growth, size, counters, (from, to, origin) => this.addPages(from, to, origin));
-    this.maps = new Mappings(this.table, this.statistics, size, (from, to) => this.release(from, to));
+    this.maps = new Mappings(this.table, this.statistics, size, (from, to) => this.release(from, to), () => this.brk.brkEndPage);
     this.brk = new BrkArea(size);
     this.view = new AddressSpaceView(this, this.table, this.runs, this.maps, this.brk);
   }
@@ -197,9 +197,9 @@ export class AddressSpace {
     return start;
   }
 
-  /** True when placeWithoutGrowth(pages) would find room (reads only). */
+  /** True when placeWithoutGrowth(pages) would find room (reads only; the caller has synced, so nothing is recycled). */
   canPlaceWithoutGrowth(pages: number): boolean {
-    return this.placement.hasRecycled(pages) || this.runs.findHole(pages) >= 0 || this.runs.wildernessPages >= pages || this.placement.recycledPages !== 0;
+    return this.runs.findHole(pages) >= 0 || this.runs.wildernessPages >= pages;
   }
 
   /** Copies `pages` pages from `from` to `to` (freshly taken, reading zeros): only pages holding data. */

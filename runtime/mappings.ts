@@ -22,6 +22,8 @@ export class Mappings {
     private readonly stats: Statistics,
     private readonly pageSize: number,
     private readonly release: ReleasePages,
+    /** The lowest page a new mapping's merge partner is looked for at (the brk area's end). */
+    private readonly mergeFloor: () => number,
   ) {}
 
   /**
@@ -46,24 +48,31 @@ export class Mappings {
    */
   private neighbourOrigin(start: number, pages: number, prot: number, flags: number, vmFlags: number): number {
     const r = this.records;
-    const same = (at: number): boolean =>
-      r.prot[at] === prot && r.flags[at] === flags && ((r.vmFlags[at] ^ vmFlags) & VM_MERGE_MASK) === 0 && r.fileSlot[at] === 0;
     // A private anonymous vma's pgoff is its address when made (mm/mmap.c), and Linux merges
     // only where pgoffs follow each other: never with a neighbour that mremap moved there.
+    // The search below looks no lower than the break: a mapping over brk pages (a guard page)
+    // is not merged into, and a brk area of any size costs nothing here (this runs on every mmap).
     const size = this.pageSize;
-    const beforeStart = start > 0 && this.table.isUsed(start - 1) ? this.table.prevStart(start - 1, 0) : -1;
+    const beforeStart = start - 1 >= this.mergeFloor() && this.table.isUsed(start - 1) ? this.table.prevStart(start - 1, this.mergeFloor()) : -1;
     const before =
-      beforeStart >= 0 && beforeStart + r.pages[beforeStart] === start && same(beforeStart) && r.fileOffset[beforeStart] + r.pages[beforeStart] * size === start * size
+      beforeStart >= 0 && beforeStart + r.pages[beforeStart] === start && this.sameAs(beforeStart, prot, flags, vmFlags) && r.fileOffset[beforeStart] + r.pages[beforeStart] * size === start * size
         ? beforeStart
         : -1;
     const afterStart = start + pages;
-    const after = afterStart < r.pages.length && this.table.isStart(afterStart) && same(afterStart) && r.fileOffset[afterStart] === afterStart * size ? afterStart : -1;
-    const written = (at: number): boolean => at >= 0 && (r.vmFlags[at] & VmFlag.WRITTEN) !== 0;
-    if (written(before)) return r.origin[before];
-    if (written(after)) return r.origin[after];
+    const after =
+      afterStart < r.pages.length && this.table.isStart(afterStart) && this.sameAs(afterStart, prot, flags, vmFlags) && r.fileOffset[afterStart] === afterStart * size ? afterStart : -1;
+    if (before >= 0 && (r.vmFlags[before] & VmFlag.WRITTEN) !== 0) return r.origin[before];
+    if (after >= 0 && (r.vmFlags[after] & VmFlag.WRITTEN) !== 0) return r.origin[after];
     if (before >= 0) return r.origin[before];
     return after >= 0 ? r.origin[after] : 0;
   }
+
+  /** True when the anonymous record at `at` has these attributes (vma flags but WRITTEN). */
+  private sameAs(at: number, prot: number, flags: number, vmFlags: number): boolean {
+    const r = this.records;
+    return r.prot[at] === prot && r.flags[at] === flags && ((r.vmFlags[at] ^ vmFlags) & VM_MERGE_MASK) === 0 && r.fileSlot[at] === 0;
+  }
+
 
   /** Pages of the mapping that starts at `start`. */
   pagesOf(start: number): number {

@@ -85,11 +85,6 @@ export class Placement {
     return true;
   }
 
-  /** True when a recycled mapping of `pages` pages is held. */
-  hasRecycled(pages: number): boolean {
-    return pages <= RECYCLE_MAX_PAGES && this.recycledCount[pages] !== 0;
-  }
-
   /** True when a mapping of `pages` pages could be recycled now. */
   canRecycle(pages: number): boolean {
     return pages <= RECYCLE_MAX_PAGES && this.recycledCount[pages] !== RECYCLE_DEPTH;

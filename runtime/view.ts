@@ -77,11 +77,6 @@ export class AddressSpaceView {
     return list;
   }
 
-  /** Free runs as [first page, pages], the wilderness last. */
-  freeRuns(): [number, number][] {
-    return [...this.runs.allRuns()];
-  }
-
   /** Free pages in the wilderness (the run at the end of memory). */
   get wildernessPages(): number {
     return this.runs.wildernessPages;

@@ -43,11 +43,6 @@ export interface MappableFile {
   write(offset: number, bytes: Uint8Array): void;
 }
 
-/** The file behind the mapping record that starts at `start`, or null. */
-export function fileOf(space: AddressSpace, start: number): MappableFile | null {
-  return space.record(start).file as MappableFile | null;
-}
-
 /** The key mappings of one file share: its identity (the object itself for a bare object). */
 export function identityOf(file: object): object {
   return (file as { identity?: object }).identity ?? file;
@@ -129,17 +124,6 @@ export function writeBackRange(space: AddressSpace, from: number, to: number): v
     writeBack(space, start, Math.max(from, start), Math.min(to, end));
     start = space.nextMapping(end, to);
   }
-}
-
-/** True when some mapping overlapping [from, to) is backed by a file (write-back may be needed). */
-export function anyFileMapping(space: AddressSpace, from: number, to: number): boolean {
-  const first = space.mappingAt(from);
-  for (let start = first >= 0 ? first : space.nextMapping(from, to); start >= 0; ) {
-    const record = space.record(start);
-    if (record.file !== null) return true;
-    start = space.nextMapping(start + record.pages, to);
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
