@@ -11,7 +11,7 @@ import { runWithShim } from "../hosts/shim.js";
 import { traceJsonLine } from "../hosts/trace-format.js";
 import { readModuleInfo, WasmFormatError, type ModuleInfo } from "../hosts/wasm-imports.js";
 import { createMman, type Mman } from "../syscalls/create-mman.js";
-import { createGuardedMman, EXIT_SEGV, isGuarded } from "../guard/guard.js";
+import { createGuardedMman, EXIT_SEGV, GuardAttachError, isGuarded } from "../guard/guard.js";
 import type { TraceRecord } from "../syscalls/calls.js";
 import { shimFileResolver } from "../hosts/shim-files.js";
 import { EXIT_USAGE, parseGrowthOption, parseMaxMemoryOption, parsePageSizeOption, splitOptions, UsageError } from "./args.js";
@@ -145,6 +145,7 @@ function asUsageError(error: unknown): UsageError | null {
     return new UsageError(error.message.replace(/^wasi-mman: /, ""));
   }
   if (error instanceof WebAssembly.LinkError) return new UsageError(error.message);
+  if (error instanceof GuardAttachError) return new UsageError(`--guard: ${error.message.replace(/^wasi-mman guard: /, "")}`);
   return null;
 }
 

@@ -7,7 +7,7 @@
  * createMman itself does not know the guard (syscalls/ stays as it is): this wrapper is the
  * `guard: true` path. It returns an Mman, so runWithShim and the CLI take it as they are.
  */
-import { createMman, type AttachInfo, type AttachTarget, type Mman, type MmanOptions } from "../syscalls/create-mman.js";
+import { createMman, type AttachInfo, type Mman, type MmanOptions } from "../syscalls/create-mman.js";
 import type { TraceHook, TraceRecord } from "../syscalls/calls.js";
 import { GRANULE_SHIFT, GuardExport } from "./protection.js";
 import { describeFault, type Fault, type PageChange } from "./report.js";
@@ -46,13 +46,36 @@ interface GuardGlobals {
   faultInfo: WebAssembly.Global;
   faultBase: WebAssembly.Global;
   faultLength: WebAssembly.Global;
+  shownPages: WebAssembly.Global;
+  tableEndPages: WebAssembly.Global;
+}
+
+/**
+ * What the guarded attach() takes: the instance (or `{ exports }`, with `memory` for an
+ * imported one), or `{ memory, heapBase, instance }` where the heap base comes from elsewhere
+ * (hosts/instantiate.ts passes that for a module without `__heap_base`).
+ */
+export type GuardAttachTarget =
+  | WebAssembly.Instance
+  | { exports: WebAssembly.Exports; memory?: WebAssembly.Memory; heapBase?: number }
+  | { memory: WebAssembly.Memory; heapBase?: number; instance: WebAssembly.Instance };
+
+/**
+ * The module cannot be guarded as given (not instrumented, no instance, no memory): a kind
+ * of TypeError, so hosts can tell it from a trap; run --guard reports it as a usage error.
+ */
+export class GuardAttachError extends TypeError {
+  constructor(message: string) {
+    super(`wasi-mman guard: ${message}`);
+    this.name = "GuardAttachError";
+  }
 }
 
 function guardGlobals(exports: Record<string, unknown>): GuardGlobals {
   const global = (name: string): WebAssembly.Global => {
     const value = exports[name];
     if (!(value instanceof WebAssembly.Global)) {
-      throw new TypeError(`wasi-mman guard: the module exports no ${name}: pass its bytes through instrument() first`);
+      throw new GuardAttachError(`the module exports no ${name}: pass its bytes through instrument() first`);
     }
     return value;
   };
@@ -65,6 +88,8 @@ function guardGlobals(exports: Record<string, unknown>): GuardGlobals {
     faultInfo: global(GuardExport.FAULT_INFO),
     faultBase: global(GuardExport.FAULT_BASE),
     faultLength: global(GuardExport.FAULT_LENGTH),
+    shownPages: global(GuardExport.SHOWN_PAGES),
+    tableEndPages: global(GuardExport.TABLE_END_PAGES),
   };
 }
 
@@ -84,22 +109,34 @@ export function createGuardedMman(options: MmanOptions = {}): GuardedMman {
   });
   const limitBytes = Math.min(options.maxMemoryBytes ?? ADDRESS_LIMIT, ADDRESS_LIMIT);
 
-  function attach(target: AttachTarget & { memory?: WebAssembly.Memory }): AttachInfo {
-    if (typeof target !== "object" || target === null || !("exports" in target)) {
-      throw new TypeError("wasi-mman guard: attach() needs the instance: the guard's globals are its exports");
+  function attach(target: GuardAttachTarget): AttachInfo {
+    const instance = typeof target === "object" && target !== null ? ("exports" in target ? target : "instance" in target ? target.instance : undefined) : undefined;
+    if (instance === undefined || typeof instance !== "object" || instance === null || !("exports" in instance)) {
+      throw new GuardAttachError("attach() needs the instance: the guard's globals are its exports");
     }
-    const exports = target.exports as Record<string, unknown>;
-    const memory = (target.memory ?? exports.memory) as unknown;
-    if (!(memory instanceof WebAssembly.Memory)) throw new TypeError("wasi-mman guard: no memory: pass { exports, memory } for an imported one");
+    const exports = instance.exports as Record<string, unknown>;
+    const memory = ("memory" in target ? target.memory : undefined) ?? exports.memory;
+    if (!(memory instanceof WebAssembly.Memory)) throw new GuardAttachError("no memory: pass { exports, memory } for an imported one");
     const globals = guardGlobals(exports);
+    // The heap base: the caller's (a module without __heap_base: a dlmalloc build, whose
+    // break starts at the end of its memory), else the module's export, else the memory's size.
+    const given = "heapBase" in target && typeof target.heapBase === "number" ? target.heapBase : undefined;
     const base = exports.__heap_base;
-    const heapBase = base instanceof WebAssembly.Global ? Number(base.value) >>> 0 : null;
+    const exported = base instanceof WebAssembly.Global ? Number(base.value) >>> 0 : null;
+    const heapBase = given ?? exported;
     const layout = tableLayout(heapBase, memory.buffer.byteLength, limitBytes, inner.pageSize);
+    const pagesBefore = memory.buffer.byteLength / 65536;
     const missing = layout.heapBase - memory.buffer.byteLength;
     if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+    if (layout.start >= pagesBefore * 65536) {
+      // The table ends the memory (a break that starts at the memory's end): the guest's
+      // memory.size leaves it out until the memory grows again (guard/instrument.ts).
+      globals.shownPages.value = pagesBefore;
+      globals.tableEndPages.value = memory.buffer.byteLength / 65536;
+    }
     const info = inner.attach({ memory, heapBase: layout.heapBase });
     state = new AttachedState(inner, memory, globals, layout);
-    return { heapBase: info.heapBase, heapBaseSource: heapBase === null ? "memory-size" : "export" };
+    return { heapBase: info.heapBase, heapBaseSource: given !== undefined ? "option" : exported === null ? "memory-size" : "export" };
   }
 
   const guard: Guard = {
@@ -116,7 +153,8 @@ export function createGuardedMman(options: MmanOptions = {}): GuardedMman {
   };
   return {
     ...inner,
-    attach,
+    // Takes what Mman's attach takes, and { memory, heapBase, instance } besides.
+    attach: attach as Mman["attach"],
     setTrace: (hook) => {
       if (hook !== null && typeof hook !== "function") throw new TypeError("wasi-mman: setTrace() needs a function or null");
       userTrace = hook;

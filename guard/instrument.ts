@@ -68,6 +68,8 @@ const NAME = {
   faultInfo: "__guard$fault_info",
   faultBase: "__guard$fault_base",
   faultLength: "__guard$fault_length",
+  shownPages: "__guard$shown_pages",
+  tableEndPages: "__guard$table_end_pages",
 } as const;
 
 /** Bytes touched by each SIMD load or lane operation (the SIMD proposal's opcode table). */
@@ -123,6 +125,40 @@ export function instrument(bytes: Uint8Array, options: InstrumentOptions = {}): 
     m.addGlobal(NAME.known, i32, true, m.i32.const(0));
     m.addGlobal(NAME.nullLimit, i32, false, m.i32.const(nullLimit));
     for (const name of [NAME.faultAddress, NAME.faultInfo, NAME.faultBase, NAME.faultLength]) m.addGlobal(name, i32, true, m.i32.const(0));
+    m.addGlobal(NAME.shownPages, i32, true, m.i32.const(0));
+    // -1: no memory size is hidden (a size of 2^32 - 1 pages never happens).
+    m.addGlobal(NAME.tableEndPages, i32, true, m.i32.const(-1));
+
+    /**
+     * What the guest's memory.size says. For a module whose break starts at the end of its
+     * memory (wasi-libc's dlmalloc takes everything up to memory.size as its heap), the host
+     * puts the table at that end; while the table is the last thing in memory, the guest is
+     * told the size without it, so its allocator never claims the table. Its own memory.grow
+     * returns the real size, so its next region starts above the table.
+     */
+    const ownSizes = new Set<number>();
+    const realSize = (): binaryen.ExpressionRef => {
+      const size = m.memory.size();
+      ownSizes.add(size);
+      return size;
+    };
+    const shownSize = (): binaryen.ExpressionRef =>
+      m.select(m.i32.eq(realSize(), m.global.get(NAME.tableEndPages, i32)), m.global.get(NAME.shownPages, i32), realSize());
+    // The guard's own memory.size (in shownSize) is left as it is.
+    const isMemorySize = (ref: number): boolean => ref !== 0 && !ownSizes.has(ref) && binaryen.getExpressionId(ref) === binaryen.MemorySizeId;
+    /** Replaces a memory.size operand where clang puts them (sbrk: a shift, a multiply, a local, a return). */
+    const hideTable = (expr: number, id: number): void => {
+      if (id === binaryen.BinaryId) {
+        if (isMemorySize(ir.Binary.getLeft(expr))) ir.Binary.setLeft(expr, shownSize());
+        if (isMemorySize(ir.Binary.getRight(expr))) ir.Binary.setRight(expr, shownSize());
+      } else if (id === binaryen.LocalSetId) {
+        if (isMemorySize(ir.LocalSet.getValue(expr))) ir.LocalSet.setValue(expr, shownSize());
+      } else if (id === binaryen.ReturnId) {
+        if (isMemorySize(ir.Return.getValue(expr))) ir.Return.setValue(expr, shownSize());
+      } else if (id === binaryen.GlobalSetId) {
+        if (isMemorySize(ir.GlobalSet.getValue(expr))) ir.GlobalSet.setValue(expr, shownSize());
+      }
+    };
 
     const tableByte = (address: binaryen.ExpressionRef): binaryen.ExpressionRef =>
       m.i32.load8_u(0, 1, m.i32.add(m.global.get(NAME.table, i32), m.i32.shr_u(address, m.i32.const(GRANULE_SHIFT))));
@@ -261,6 +297,7 @@ export function instrument(bytes: Uint8Array, options: InstrumentOptions = {}): 
             break;
           }
           default:
+            hideTable(expr, id);
             pushChildren(expr, id, stack);
         }
       }
@@ -276,6 +313,8 @@ export function instrument(bytes: Uint8Array, options: InstrumentOptions = {}): 
     m.addGlobalExport(NAME.faultInfo, GuardExport.FAULT_INFO);
     m.addGlobalExport(NAME.faultBase, GuardExport.FAULT_BASE);
     m.addGlobalExport(NAME.faultLength, GuardExport.FAULT_LENGTH);
+    m.addGlobalExport(NAME.shownPages, GuardExport.SHOWN_PAGES);
+    m.addGlobalExport(NAME.tableEndPages, GuardExport.TABLE_END_PAGES);
     // Exported mutable globals are a feature of their own (the mutable-globals proposal).
     m.setFeatures(m.getFeatures() | binaryen.Features.MutableGlobals);
     const out = m.emitBinary();

@@ -94,4 +94,7 @@ export const GuardExport = {
   FAULT_INFO: "__guard_fault_info",
   FAULT_BASE: "__guard_fault_base",
   FAULT_LENGTH: "__guard_fault_length",
+  /** The memory size (64 KiB pages) the guest's memory.size reports while the table ends memory. */
+  SHOWN_PAGES: "__guard_shown_pages",
+  TABLE_END_PAGES: "__guard_table_end_pages",
 } as const;

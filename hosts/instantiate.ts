@@ -382,17 +382,20 @@ export async function instantiateWithMman(
   // Checked here, before the engine reads it: a readable error instead of a value cut to
   // 32 bits or a RangeError that a host would take for a trap.
   const exportedBase = exportedHeapBase(exports, memory);
+  // `instance` rides along for an mman that needs the exports to attach (guard/guard.ts);
+  // createMman's attach reads only memory and heapBase.
+  const at = (heapBase: number | undefined): { memory: WebAssembly.Memory; heapBase?: number; instance: WebAssembly.Instance } => ({ memory: memory as WebAssembly.Memory, heapBase, instance });
   let attachInfo: AttachInfo;
   if (exportedBase === undefined && options.heapBase === undefined && withoutHeapBaseOnPurpose(info, module)) {
     // Starting at the end of the memory is right for these modules: no notice.
-    attachInfo = { ...attachChecked(mman, { memory, heapBase: memory.buffer.byteLength }), heapBaseSource: "memory-size" };
+    attachInfo = { ...attachChecked(mman, at(memory.buffer.byteLength)), heapBaseSource: "memory-size" };
   } else if (exportedMemory === memory) {
     attachInfo = options.heapBase === undefined || exportedBase !== undefined
       ? attachChecked(mman, instance)
-      : attachChecked(mman, { memory, heapBase: options.heapBase });
+      : attachChecked(mman, at(options.heapBase));
   } else {
     // Imported memory: the heap base still comes from the module's export when it has one.
-    attachInfo = attachChecked(mman, { memory, heapBase: exportedBase ?? options.heapBase });
+    attachInfo = attachChecked(mman, at(exportedBase ?? options.heapBase));
     if (exportedBase !== undefined) attachInfo = { ...attachInfo, heapBaseSource: "export" };
   }
 
