@@ -105,6 +105,23 @@ function lowestData(module: binaryen.Module): number {
   return lowest;
 }
 
+/**
+ * Where wasm-ld puts data by default (--global-base): the null limit at most, since a module's
+ * zero-initialised statics have no segment (AssemblyScript keeps its runtime state there).
+ */
+const WASM_LD_DATA = 1024;
+
+/** The constant value of an exported `__heap_base` global, or Infinity. */
+function constantHeapBase(module: binaryen.Module): number {
+  const exported = module.getExport("__heap_base");
+  if (exported === 0) return Infinity;
+  const info = binaryen.getExportInfo(exported);
+  if (info.kind !== binaryen.ExternalGlobal) return Infinity;
+  const init = binaryen.getGlobalInfo(module.getGlobal(info.value)).init;
+  const value = binaryen.getExpressionInfo(init) as binaryen.ConstInfo;
+  return value.id === binaryen.ConstId && typeof value.value === "number" ? value.value >>> 0 : Infinity;
+}
+
 export function instrument(bytes: Uint8Array, options: InstrumentOptions = {}): InstrumentResult {
   const previousDebugInfo = binaryen.getDebugInfo();
   // Keeps the name section on output, so traps name the guest's functions.
@@ -114,7 +131,9 @@ export function instrument(bytes: Uint8Array, options: InstrumentOptions = {}): 
     if (!module.hasMemory()) throw new Error("wasi-mman guard: the module has no memory to guard");
     const memory = module.getMemoryInfo();
     if (memory.is64) throw new Error("wasi-mman guard: memory64 modules are not supported");
-    const nullLimit = options.nullLimit ?? Math.max(1, Math.min(1 << GRANULE_SHIFT, lowestData(module)));
+    // Below the heap base too: AssemblyScript's heap starts right after its data, in the
+    // first 4 KiB (its allocator keeps its state at __heap_base).
+    const nullLimit = options.nullLimit ?? Math.max(1, Math.min(WASM_LD_DATA, lowestData(module), constantHeapBase(module)));
     const counts = { loads: 0, stores: 0, atomics: 0, simd: 0, bulk: 0 };
     const i32 = binaryen.i32;
     const m = module;
