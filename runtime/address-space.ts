@@ -32,6 +32,7 @@ import { WasmLinearMemory, type LinearMemory } from "./memory.js";
 import { PageTable } from "./page-table.js";
 import type { PageGeometry } from "./page-size.js";
 import { Placement } from "./placement.js";
+import type { SharedRegion } from "./shared-state.js";
 import { Statistics, type Counters } from "./statistics.js";
 import { AddressSpaceView, PageKind } from "./view.js";
 import { jsZeroer, wasmZeroer } from "./zeroing.js";
@@ -103,20 +104,82 @@ export class AddressSpace {
     return (this.memory as LinearMemory).bytes();
   }
 
-  /** Takes charge of a memory; pages that exist above the heap base may hold data: dirty. */
-  attach(memory: LinearMemory, heapBase: number): void {
+  /**
+   * Takes charge of a memory; pages that exist above the heap base may hold data: dirty. With
+   * `region`, the state lives there, shared with the threads that join it (shared-state.ts).
+   */
+  attach(memory: LinearMemory, heapBase: number, region?: SharedRegion): void {
     if (this.memory !== null) throw new Error("wasi-mman: this instance is already attached to a memory");
     const lastPageStart = ADDRESS_LIMIT_32 - this.pageSize;
     if (!Number.isInteger(heapBase) || heapBase < 0 || heapBase >= lastPageStart) {
       throw new RangeError(`wasi-mman: heap base must be an address below ${lastPageStart}, got ${String(heapBase)}`);
     }
-    this.memory = memory;
-    // Scanning in wasm with SIMD is 3-8 times faster than in JavaScript (bench/zeroing.ts).
-    if (memory instanceof WasmLinearMemory) this.clearing.zeroer = wasmZeroer(memory.memory) ?? jsZeroer;
+    if (region !== undefined) this.share(region);
+    this.useMemory(memory);
     this.brk.reset(heapBase);
     this.limitPage = Math.floor(Math.min(this.maxMemoryBytes, lastPageStart) / this.pageSize);
     this.growth.attach(memory);
     this.notePeaks();
+  }
+
+  /**
+   * Takes charge of a memory whose state another thread made and shares (`region`): nothing is
+   * reset or accounted again; from here on both work on one address space.
+   */
+  join(memory: LinearMemory, region: SharedRegion): void {
+    if (this.memory !== null) throw new Error("wasi-mman: this instance is already attached to a memory");
+    this.share(region);
+    this.useMemory(memory);
+  }
+
+  /** True when the state is shared with other threads (attach with a region, or join). */
+  get shared(): boolean {
+    return this.sharedEngineId !== 0;
+  }
+
+  /** This engine's number among the engines sharing one state (0 when not shared). */
+  get engineId(): number {
+    return this.sharedEngineId;
+  }
+
+  private sharedEngineId = 0;
+
+  private share(region: SharedRegion): void {
+    // Every page of the 32-bit address space, once: shared arrays never move.
+    const capacity = ADDRESS_LIMIT_32 / this.pageSize;
+    this.sharedEngineId = region.nextEngineId();
+    this.table.share(region, capacity);
+    this.maps.records.share(region, capacity, this.sharedEngineId);
+    this.runs.share(region, capacity);
+    this.placement.share(region);
+    this.growth.share(region);
+    this.brk.share(region);
+    this.statistics.share(region);
+    region.bindScalars("space", this as AddressSpace, ["ownedPages", "limitPage"]);
+  }
+
+  private useMemory(memory: LinearMemory): void {
+    this.memory = memory;
+    // Scanning in wasm with SIMD is 3-8 times faster than in JavaScript (bench/zeroing.ts).
+    if (memory instanceof WasmLinearMemory) this.clearing.zeroer = wasmZeroer(memory.memory) ?? jsZeroer;
+  }
+
+  /**
+   * True when a mapping in pages [from, to) is backed by a file another thread's WASI host
+   * opened: this thread cannot read or write that file (docs/threads.md, "Files").
+   */
+  touchesOtherThreadFile(from: number, to: number): boolean {
+    const r = this.maps.records;
+    if (this.sharedEngineId === 0 || r.fileRecords === 0) return false;
+    to = Math.min(to, this.ownedPages);
+    if (from >= to) return false;
+    let start = this.mappingAt(from);
+    if (start < 0) start = this.nextMapping(from, to);
+    for (; start >= 0 && start < to; start = this.nextMapping(start + r.pages[start], to)) {
+      const slot = r.fileSlot[start];
+      if (slot !== 0 && !r.ownsFileSlot(slot)) return true;
+    }
+    return false;
   }
 
   /** Accounts for pages [from, to) that just came into existence (PageSink of growth.ts). */

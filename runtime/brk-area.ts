@@ -9,6 +9,8 @@
  * A mapping placed with MAP_FIXED over brk pages (mallocng's guard page) lies inside the area:
  * the break does not move, as on Linux (mm/mmap.c: mmap never changes mm->brk).
  */
+import type { SharedRegion } from "./shared-state.js";
+
 export class BrkArea {
   /** The module's heap base (bytes): the break starts here. */
   heapBase = 0;
@@ -20,6 +22,11 @@ export class BrkArea {
   brkEndPage = 0;
 
   constructor(private readonly pageSize: number) {}
+
+  /** Moves the numbers into `region` (shared-state.ts). */
+  share(region: SharedRegion): void {
+    region.bindScalars("brk", this as BrkArea, ["heapBase", "breakAddress", "regionStartPage", "brkEndPage"]);
+  }
 
   reset(heapBase: number): void {
     this.heapBase = heapBase;

@@ -23,6 +23,8 @@
  * and sl = the next 4 bits, so a bucket spans at most 1/16 of its lengths.
  */
 
+import { isSharedBuffer, type SharedRegion } from "./shared-state.js";
+
 const SL_BITS = 4;
 const SL_COUNT = 1 << SL_BITS;
 /** Enough first-level classes for runs up to 2^31 pages. */
@@ -43,9 +45,9 @@ export class FreeRunIndex {
   runStartAt: Int32Array;
   private next: Int32Array;
   private prev: Int32Array;
-  private heads = new Int32Array(FL_COUNT * SL_COUNT).fill(-1);
+  private heads: Int32Array = new Int32Array(FL_COUNT * SL_COUNT).fill(-1);
   private firstLevelMap = 0;
-  private secondLevelMaps = new Uint32Array(FL_COUNT);
+  private secondLevelMaps: Uint32Array = new Uint32Array(FL_COUNT);
   /** Free pages in all runs (for statistics and invariants). */
   freePages = 0;
   runs = 0;
@@ -61,9 +63,21 @@ export class FreeRunIndex {
     return this.runLength.length;
   }
 
+  /** Moves the index into `region`, made for `capacity` pages (shared-state.ts); it is empty yet. */
+  share(region: SharedRegion, capacity: number): void {
+    this.runLength = region.int32("runs.length", capacity);
+    this.runStartAt = region.int32("runs.startAt", capacity, -1);
+    this.next = region.int32("runs.next", capacity);
+    this.prev = region.int32("runs.prev", capacity);
+    this.heads = region.int32("runs.heads", FL_COUNT * SL_COUNT, -1);
+    this.secondLevelMaps = region.uint32("runs.secondLevel", FL_COUNT);
+    region.bindScalars("runs.scalars", this as FreeRunIndex, ["firstLevelMap", "freePages", "runs"] as never[]);
+  }
+
   /** Makes room for pages [0, capacity). */
   ensureCapacity(capacity: number): void {
     if (capacity <= this.runLength.length) return;
+    if (isSharedBuffer(this.runLength.buffer)) throw new Error(`wasi-mman: page ${capacity} is past the shared free-run index`);
     const grow = (old: Int32Array, fill: number): Int32Array => {
       const next = new Int32Array(capacity);
       if (fill !== 0) next.fill(fill, old.length);

@@ -18,6 +18,7 @@
  */
 import { FreeRunIndex } from "./free-index.js";
 import type { PageTable } from "./page-table.js";
+import type { SharedRegion } from "./shared-state.js";
 
 export class FreeRuns {
   readonly index = new FreeRunIndex(0);
@@ -39,6 +40,12 @@ export class FreeRuns {
 
   ensureCapacity(capacity: number): void {
     this.index.ensureCapacity(capacity);
+  }
+
+  /** Moves the runs into `region`, made for `capacity` pages (shared-state.ts). */
+  share(region: SharedRegion, capacity: number): void {
+    this.index.share(region, capacity);
+    region.bindScalars("wilderness", this as FreeRuns, ["wildStart", "end"]);
   }
 
   /**

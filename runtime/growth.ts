@@ -5,6 +5,7 @@
  */
 import { WASM_PAGE_SIZE } from "./linux.js";
 import type { LinearMemory } from "./memory.js";
+import type { SharedRegion } from "./shared-state.js";
 import type { Counters } from "./statistics.js";
 
 export type GrowthOption =
@@ -93,6 +94,11 @@ export class Growth {
     private readonly counters: Counters,
     private readonly addPages: PageSink,
   ) {}
+
+  /** Moves the known size into `region` (shared-state.ts). */
+  share(region: SharedRegion): void {
+    region.bindScalars("growth", this as Growth, ["knownBytes"]);
+  }
 
   /** Accounts for the memory as it is when the engine attaches. */
   attach(memory: LinearMemory): void {

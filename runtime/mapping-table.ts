@@ -4,6 +4,7 @@
  * as opaque objects in a slot table with reference counts: the engine never reads or writes a
  * file (syscalls/file-mappings.ts does), it only remembers which file backs which pages.
  */
+import type { SharedRegion } from "./shared-state.js";
 
 /** A record's fields, as the calls read them (a snapshot; changing it changes nothing). */
 export interface MappingRecord {
@@ -27,25 +28,69 @@ export interface MappingRecord {
   origin: number;
 }
 
+/** File slots a shared mapping table holds: mappings of this many distinct files at once. */
+export const SHARED_FILE_SLOTS = 4096;
+
+/**
+ * What a shared mapping table reports as the file of a mapping another thread's WASI host
+ * opened: this thread cannot read or write that file (docs/threads.md, "Files").
+ */
+export const OTHER_THREAD_FILE: object = Object.freeze({ otherThread: true });
+
 export class MappingTable {
-  pages = new Int32Array(0);
-  prot = new Uint8Array(0);
-  flags = new Int32Array(0);
-  requested = new Float64Array(0);
+  pages: Int32Array = new Int32Array(0);
+  prot: Uint8Array = new Uint8Array(0);
+  flags: Int32Array = new Int32Array(0);
+  requested: Float64Array = new Float64Array(0);
   /** 0 = anonymous; otherwise 1 + a slot in `files`. */
-  fileSlot = new Int32Array(0);
-  fileOffset = new Float64Array(0);
-  vmFlags = new Int32Array(0);
-  origin = new Int32Array(0);
+  fileSlot: Int32Array = new Int32Array(0);
+  fileOffset: Float64Array = new Float64Array(0);
+  vmFlags: Int32Array = new Int32Array(0);
+  origin: Int32Array = new Int32Array(0);
   private nextOrigin = 1;
   private files: (object | null)[] = [];
   private fileKeys: (object | null)[] = [];
-  private fileRefs: number[] = [];
+  private fileRefs: number[] | Int32Array = [];
   /** Records backed by a file (lets anonymous-only programs skip every file step). */
   fileRecords = 0;
+  /**
+   * Shared tables only: which engine (thread) owns each file slot, and the slot's generation
+   * when this thread filled its local entry (a slot freed and taken again by another thread
+   * must not find this thread's old file).
+   */
+  private fileOwner: Int32Array | null = null;
+  private fileGeneration: Int32Array = new Int32Array(0);
+  private localGeneration: number[] = [];
+  private engineId = 0;
+
+  /**
+   * Moves the records into `region` for `capacity` pages (shared-state.ts). File slots become
+   * shared numbers; the file objects stay with the engine (thread) `engineId` that mapped them.
+   */
+  share(region: SharedRegion, capacity: number, engineId: number): void {
+    this.pages = region.int32("maps.pages", capacity);
+    this.prot = region.uint8("maps.prot", capacity);
+    this.flags = region.int32("maps.flags", capacity);
+    this.requested = region.float64("maps.requested", capacity);
+    this.fileSlot = region.int32("maps.fileSlot", capacity);
+    this.fileOffset = region.float64("maps.fileOffset", capacity);
+    this.vmFlags = region.int32("maps.vmFlags", capacity);
+    this.origin = region.int32("maps.origin", capacity);
+    this.fileRefs = region.int32("maps.fileRefs", SHARED_FILE_SLOTS);
+    this.fileOwner = region.int32("maps.fileOwner", SHARED_FILE_SLOTS);
+    this.fileGeneration = region.int32("maps.fileGeneration", SHARED_FILE_SLOTS);
+    this.engineId = engineId;
+    region.bindScalars("maps.scalars", this as MappingTable, ["nextOrigin", "fileRecords"] as never[]);
+  }
+
+  /** True when the file of slot `slot` (1-based, as in fileSlot) is one this thread can use. */
+  ownsFileSlot(slot: number): boolean {
+    return this.fileOwner === null || this.localEntryValid(slot - 1);
+  }
 
   ensureCapacity(capacity: number): void {
     if (capacity <= this.pages.length) return;
+    if (this.fileOwner !== null) throw new Error(`wasi-mman: page ${capacity} is past the shared mapping table`);
     const grow = <T extends Int32Array | Uint8Array | Float64Array>(old: T, make: (n: number) => T): T => {
       const next = make(capacity);
       next.set(old);
@@ -100,7 +145,7 @@ export class MappingTable {
     const slot = this.fileSlot[start];
     if (slot !== 0) {
       this.fileRecords--;
-      if (--this.fileRefs[slot - 1] === 0) {
+      if (--this.fileRefs[slot - 1] === 0 && slot - 1 < this.files.length) {
         this.files[slot - 1] = null;
         this.fileKeys[slot - 1] = null;
       }
@@ -112,7 +157,8 @@ export class MappingTable {
 
   fileOf(start: number): object | null {
     const slot = this.fileSlot[start];
-    return slot === 0 ? null : this.files[slot - 1];
+    if (slot === 0) return null;
+    return this.fileOwner === null || this.localEntryValid(slot - 1) ? this.files[slot - 1] : OTHER_THREAD_FILE;
   }
 
   record(start: number): MappingRecord {
@@ -150,9 +196,14 @@ export class MappingTable {
   private refFile(file: object): number {
     const key = (file as { identity?: object }).identity ?? file;
     let slot = this.fileKeys.indexOf(key);
+    if (slot >= 0 && this.fileOwner !== null && !this.localEntryValid(slot)) {
+      // Freed since, possibly taken by another thread: this thread's entry is stale.
+      this.files[slot] = null;
+      this.fileKeys[slot] = null;
+      slot = -1;
+    }
     if (slot < 0) {
-      slot = this.fileKeys.indexOf(null);
-      if (slot < 0) slot = this.fileKeys.push(null) - 1;
+      slot = this.fileOwner === null ? this.freeLocalSlot() : this.freeSharedSlot();
       this.files[slot] = file;
       this.fileKeys[slot] = key;
       this.fileRefs[slot] = 0;
@@ -160,5 +211,34 @@ export class MappingTable {
     this.fileRefs[slot]++;
     this.fileRecords++;
     return slot;
+  }
+
+  private freeLocalSlot(): number {
+    const slot = this.fileKeys.indexOf(null);
+    return slot >= 0 ? slot : this.fileKeys.push(null) - 1;
+  }
+
+  /** A slot no live record uses, claimed for this thread (the caller holds the engine lock). */
+  private freeSharedSlot(): number {
+    const refs = this.fileRefs as Int32Array;
+    const slot = refs.indexOf(0);
+    if (slot < 0) throw new RangeError(`wasi-mman: more than ${SHARED_FILE_SLOTS} files mapped at once in a shared address space`);
+    (this.fileOwner as Int32Array)[slot] = this.engineId;
+    this.localGeneration[slot] = ++this.fileGeneration[slot];
+    while (this.files.length <= slot) {
+      this.files.push(null);
+      this.fileKeys.push(null);
+    }
+    return slot;
+  }
+
+  private localEntryValid(slot: number): boolean {
+    return (
+      this.fileRefs[slot] > 0 &&
+      (this.fileOwner as Int32Array)[slot] === this.engineId &&
+      this.localGeneration[slot] === this.fileGeneration[slot] &&
+      this.files[slot] !== null &&
+      this.files[slot] !== undefined
+    );
   }
 }

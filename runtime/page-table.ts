@@ -11,7 +11,8 @@
  * Only the engine's parts write these bitmaps; everything outside runtime/ reads the engine
  * through the AddressSpace facade.
  */
-import { anySet, allSet, clearBit, clearRange, growBitmap, nextSet, prevSet, setBit, setRange, testBit } from "./bitmap.js";
+import { anySet, allSet, clearBit, clearRange, growBitmap, nextSet, prevSet, setBit, setRange, testBit, wordsFor } from "./bitmap.js";
+import type { SharedRegion } from "./shared-state.js";
 
 export class PageTable {
   used: Uint32Array = new Uint32Array(0);
@@ -20,10 +21,24 @@ export class PageTable {
   foreign: Uint32Array = new Uint32Array(0);
   /** Pages the bitmaps can hold. */
   capacity = 0;
+  /** True once the bitmaps live in shared memory (share()): they cover every page then. */
+  private shared = false;
+
+  /** Moves the bitmaps into `region`, made for `capacity` pages (shared-state.ts). */
+  share(region: SharedRegion, capacity: number): void {
+    const words = wordsFor(capacity);
+    this.used = region.uint32("table.used", words);
+    this.dirty = region.uint32("table.dirty", words);
+    this.starts = region.uint32("table.starts", words);
+    this.foreign = region.uint32("table.foreign", words);
+    this.capacity = capacity;
+    this.shared = true;
+  }
 
   /** Makes the bitmaps cover pages [0, pages) (capacity doubles, from 1024 pages). */
   ensureCapacity(pages: number): number {
     if (pages <= this.capacity) return this.capacity;
+    if (this.shared) throw new Error(`wasi-mman: page ${pages} is past the shared page table (${this.capacity} pages)`);
     let capacity = Math.max(1024, this.capacity);
     while (capacity < pages) capacity *= 2;
     this.used = growBitmap(this.used, capacity);

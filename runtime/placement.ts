@@ -22,14 +22,15 @@ import type { Clearing } from "./clearing.js";
 import type { FreeRuns } from "./free-runs.js";
 import type { LinearMemory } from "./memory.js";
 import type { PageTable } from "./page-table.js";
+import type { SharedRegion } from "./shared-state.js";
 
 export const RECYCLE_MAX_PAGES = 32;
 export const RECYCLE_DEPTH = 16;
 
 export class Placement {
   /** Recycled mappings: RECYCLE_DEPTH first pages per size (1..RECYCLE_MAX_PAGES). */
-  private readonly recycled = new Int32Array((RECYCLE_MAX_PAGES + 1) * RECYCLE_DEPTH);
-  private readonly recycledCount = new Int32Array(RECYCLE_MAX_PAGES + 1);
+  private recycled: Int32Array = new Int32Array((RECYCLE_MAX_PAGES + 1) * RECYCLE_DEPTH);
+  private recycledCount: Int32Array = new Int32Array(RECYCLE_MAX_PAGES + 1);
   /** Pages held in the recycle stacks. */
   recycledPages = 0;
 
@@ -38,6 +39,13 @@ export class Placement {
     private readonly runs: FreeRuns,
     private readonly clearing: Clearing,
   ) {}
+
+  /** Moves the recycle stacks into `region` (shared-state.ts); they are empty yet. */
+  share(region: SharedRegion): void {
+    this.recycled = region.int32("recycle.stacks", this.recycled.length);
+    this.recycledCount = region.int32("recycle.counts", this.recycledCount.length);
+    region.bindScalars("recycle.scalars", this as Placement, ["recycledPages"]);
+  }
 
   /** Takes the free pages [from, to): marked used, and made to read as zeros. */
   take(memory: LinearMemory, from: number, to: number): void {

@@ -3,6 +3,7 @@
  * Every figure is kept up to date as it changes, so reading them costs O(1) and changes
  * nothing (stats() never flushes, syncs or clears anything).
  */
+import type { SharedRegion } from "./shared-state.js";
 
 export interface Counters {
   growCalls: number;
@@ -58,6 +59,11 @@ export class Statistics {
   readonly counters: Counters = newCounters();
 
   constructor(private readonly pageSize: number) {}
+
+  /** Moves every counter into `region` (shared-state.ts): the figures are the whole process's. */
+  share(region: SharedRegion): void {
+    region.bindScalars("counters", this.counters, Object.keys(this.counters) as (keyof Counters)[]);
+  }
 
   /** A mapping of `pages` pages and `requestedBytes` asked-for bytes came into being. */
   mapped(pages: number, requestedBytes: number): void {

@@ -6,7 +6,9 @@
  * Trace hooks may call back into the calls (to read mappings, or even to map): such nested
  * calls are served untraced, so a hook never recurses into itself (docs/hosts.md).
  */
-import { errnoName } from "../runtime/linux.js";
+import type { EngineLock } from "../runtime/lock.js";
+import type { SharedRegion } from "../runtime/shared-state.js";
+import { Errno, errnoName, MapFlags, Mremap } from "../runtime/linux.js";
 import { brk } from "./brk.js";
 import type { SyscallContext } from "./context.js";
 import { madvise } from "./madvise.js";
@@ -54,8 +56,8 @@ const IMPLEMENTATIONS: readonly CallFunction[] = [
 
 export class MemoryCalls {
   /** Calls and failures per call, indexed like CALL_NAMES (flat arrays, cheap to bump). */
-  readonly counts = new Float64Array(CALL_NAMES.length);
-  readonly failures = new Float64Array(CALL_NAMES.length);
+  counts: Float64Array = new Float64Array(CALL_NAMES.length);
+  failures: Float64Array = new Float64Array(CALL_NAMES.length);
   trace: TraceHook | null = null;
   /** Runs after every call when set (the `debug` option: checkInvariants). */
   afterCall: (() => void) | null = null;
@@ -64,6 +66,13 @@ export class MemoryCalls {
   private inHook = false;
 
   constructor(readonly ctx: SyscallContext) {}
+
+  /** Moves the tallies and the trace numbering into `region` (a shared address space). */
+  share(region: SharedRegion): void {
+    this.counts = region.float64("calls.counts", CALL_NAMES.length);
+    this.failures = region.float64("calls.failures", CALL_NAMES.length);
+    region.bindScalars("calls.seq", this as unknown as { seq: number }, ["seq"]);
+  }
 
   // Without a trace hook or debug check, each call counts and returns (no allocation: these
   // are hot paths; mmap and munmap are written out so the JIT inlines the call itself).
@@ -172,4 +181,83 @@ export class MemoryCalls {
 /** brk fails by returning the old break instead of the address asked for; the rest by -errno. */
 function failed(call: number, args: number[], result: number): boolean {
   return call === BRK ? args[0] !== 0 && result !== args[0] : result < 0;
+}
+
+/**
+ * The calls of a shared address space (runtime/shared-state.ts): each takes the engine lock
+ * for its whole run (runtime/lock.ts), and one that would touch a file mapping of another
+ * thread's WASI host fails with EACCES before anything changes (docs/threads.md, "Files").
+ * The unshared calls above pay nothing for this.
+ */
+export class LockedMemoryCalls extends MemoryCalls {
+  constructor(
+    ctx: SyscallContext,
+    readonly lock: EngineLock,
+  ) {
+    super(ctx);
+  }
+
+  private otherThreadFile(address: number, length: number): boolean {
+    const space = this.ctx.space;
+    if (!space.hasFileMappings) return false;
+    return space.touchesOtherThreadFile(Math.floor(address / space.pageSize), Math.ceil((address + length) / space.pageSize));
+  }
+
+  override brk(address: number): number {
+    this.lock.lock();
+    try {
+      const current = this.ctx.space.brk.breakAddress;
+      if (address !== 0 && address < current && this.otherThreadFile(address, current - address)) return current;
+      return super.brk(address);
+    } finally {
+      this.lock.unlock();
+    }
+  }
+
+  override mmap(address: number, length: number, prot: number, flags: number, fd: number, offset: number): number {
+    this.lock.lock();
+    try {
+      if ((flags & MapFlags.FIXED) !== 0 && this.otherThreadFile(address, length)) return -Errno.EACCES;
+      return super.mmap(address, length, prot, flags, fd, offset);
+    } finally {
+      this.lock.unlock();
+    }
+  }
+
+  override munmap(address: number, length: number): number {
+    return this.ranged(address, length, () => super.munmap(address, length));
+  }
+
+  override mremap(oldAddress: number, oldLength: number, newLength: number, flags: number, newAddress: number): number {
+    this.lock.lock();
+    try {
+      if (this.otherThreadFile(oldAddress, Math.max(oldLength, 1))) return -Errno.EACCES;
+      if ((flags & Mremap.FIXED) !== 0 && this.otherThreadFile(newAddress, newLength)) return -Errno.EACCES;
+      return super.mremap(oldAddress, oldLength, newLength, flags, newAddress);
+    } finally {
+      this.lock.unlock();
+    }
+  }
+
+  override madvise(address: number, length: number, advice: number): number {
+    return this.ranged(address, length, () => super.madvise(address, length, advice));
+  }
+
+  override mprotect(address: number, length: number, prot: number): number {
+    return this.ranged(address, length, () => super.mprotect(address, length, prot));
+  }
+
+  override msync(address: number, length: number, flags: number): number {
+    return this.ranged(address, length, () => super.msync(address, length, flags));
+  }
+
+  /** Runs `call` under the lock unless [address, address+length) holds another thread's file. */
+  private ranged(address: number, length: number, call: () => number): number {
+    this.lock.lock();
+    try {
+      return this.otherThreadFile(address, length) ? -Errno.EACCES : call();
+    } finally {
+      this.lock.unlock();
+    }
+  }
 }

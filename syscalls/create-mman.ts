@@ -3,12 +3,14 @@
  * module, and attaches to a guest's memory once the instance exists.
  */
 import { AddressSpace } from "../runtime/address-space.js";
-import { growthPolicy, type GrowthOption } from "../runtime/growth.js";
+import { growthPolicy, type GrowthOption, type GrowthPolicy } from "../runtime/growth.js";
 import { WASM_PAGE_SIZE } from "../runtime/linux.js";
 import { WasmLinearMemory, type LinearMemory } from "../runtime/memory.js";
 import { DEFAULT_PAGE_SIZE, pageGeometry } from "../runtime/page-size.js";
+import { EngineLock } from "../runtime/lock.js";
+import { isSharedBuffer, SharedRegion, type SharedBuffers } from "../runtime/shared-state.js";
 import { mmanImports, MMAN_MODULE, type MmanImports } from "./abi-mman.js";
-import { MemoryCalls, type CallName, type TraceHook } from "./calls.js";
+import { LockedMemoryCalls, MemoryCalls, type CallName, type TraceHook } from "./calls.js";
 import type { FileResolver, SyscallContext } from "./context.js";
 import type { MappableFile } from "./file-mappings.js";
 
@@ -44,6 +46,27 @@ export interface MmanOptions {
   onWarning?: (message: string) => void;
   /** Check every invariant after every call (slow; for tests and debugging). Default false. */
   debug?: boolean;
+  /**
+   * Join the address space another thread shares (its `mman.share()`): this engine is then
+   * attached to the handle's memory already, and pageSize, maxMemoryBytes and growth come from
+   * the handle (docs/threads.md).
+   */
+  shared?: SharedMmanHandle;
+}
+
+/**
+ * What `mman.share()` gives another thread (post it to a worker): the shared memory and the
+ * engine's state, all structured-cloneable. Plain data: nothing in it is a live object of the
+ * thread that made it.
+ */
+export interface SharedMmanHandle {
+  readonly kind: "wasi-mman-shared";
+  readonly version: 1;
+  readonly memory: WebAssembly.Memory;
+  readonly pageSize: number;
+  readonly maxMemoryBytes: number | undefined;
+  readonly growth: GrowthPolicy;
+  readonly buffers: SharedBuffers;
 }
 
 /** What attach() accepts: an instance (its exports), or a memory with an optional heap base. */
@@ -122,13 +145,20 @@ export interface Mman {
   checkInvariants(deep?: boolean): void;
   setTrace(hook: TraceHook | null): void;
   setFileResolver(files: FileResolver | null): void;
+  /**
+   * The handle another thread passes to `createMman({ shared })` to work on this address space.
+   * Needs a shared memory (attached; an engine attached to one shares its state from the start).
+   */
+  share(): SharedMmanHandle;
+  /** True when this engine's state is shared with other threads. */
+  readonly shared: boolean;
 }
 
 function fail(message: string): never {
   throw new TypeError(`wasi-mman: ${message}`);
 }
 
-const OPTION_KEYS = new Set(["pageSize", "maxMemoryBytes", "growth", "trace", "files", "onWarning", "debug"]);
+const OPTION_KEYS = new Set(["pageSize", "maxMemoryBytes", "growth", "trace", "files", "onWarning", "debug", "shared"]);
 
 function isLinearMemory(value: unknown): value is LinearMemory {
   const memory = value as LinearMemory;
@@ -140,12 +170,21 @@ export function createMman(options: MmanOptions = {}): Mman {
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) fail(`unknown option "${key}" (known: ${[...OPTION_KEYS].join(", ")})`);
   }
-  const geometry = pageGeometry(options.pageSize ?? DEFAULT_PAGE_SIZE);
-  const maxMemoryBytes = options.maxMemoryBytes;
+  const handle = options.shared;
+  if (handle !== undefined) {
+    if (typeof handle !== "object" || handle === null || handle.kind !== "wasi-mman-shared") fail("shared must be a handle from mman.share()");
+    if (handle.version !== 1) fail(`shared: handle version ${String(handle.version)} is not this version's (1)`);
+    for (const key of ["pageSize", "maxMemoryBytes", "growth"] as const) {
+      if (options[key] !== undefined) fail(`${key} comes from the shared handle; leave it out with shared`);
+    }
+    if (!(handle.memory instanceof WebAssembly.Memory) || !isSharedBuffer(handle.memory.buffer)) fail("shared: the handle's memory is not a shared WebAssembly.Memory");
+  }
+  const geometry = pageGeometry(handle?.pageSize ?? options.pageSize ?? DEFAULT_PAGE_SIZE);
+  const maxMemoryBytes = handle !== undefined ? handle.maxMemoryBytes : options.maxMemoryBytes;
   if (maxMemoryBytes !== undefined && (!Number.isInteger(maxMemoryBytes) || maxMemoryBytes < WASM_PAGE_SIZE || maxMemoryBytes > 2 ** 32)) {
     throw new RangeError(`wasi-mman: maxMemoryBytes must be a whole number of bytes from 65536 to 4 GiB, got ${String(maxMemoryBytes)}`);
   }
-  const growth = growthPolicy(options.growth);
+  const growth = handle?.growth ?? growthPolicy(options.growth);
   if (options.trace !== undefined && typeof options.trace !== "function") fail("trace must be a function");
   if (options.files !== undefined && typeof options.files?.resolve !== "function") fail("files must have a resolve(fd) method");
   if (options.onWarning !== undefined && typeof options.onWarning !== "function") fail("onWarning must be a function");
@@ -154,10 +193,39 @@ export function createMman(options: MmanOptions = {}): Mman {
 
   const space = new AddressSpace({ geometry, growth, maxMemoryBytes });
   const ctx: SyscallContext = { space, files: options.files ?? null };
-  const calls = new MemoryCalls(ctx);
+  // A shared engine's calls take the lock; which class is decided at attach (shared memory or not).
+  let region: SharedRegion | null = null;
+  let calls: MemoryCalls = new MemoryCalls(ctx);
+  const makeShared = (made: SharedRegion): void => {
+    region = made;
+    const { cell, index } = made.lockCell();
+    const locked = new LockedMemoryCalls(ctx, new EngineLock(cell, index));
+    locked.share(made);
+    locked.trace = calls.trace;
+    locked.afterCall = calls.afterCall;
+    calls = locked;
+  };
+  if (handle !== undefined) makeShared(SharedRegion.join(handle.buffers));
   calls.trace = options.trace ?? null;
   if (options.debug === true) calls.afterCall = () => space.checkInvariants();
-  const imports = mmanImports(calls, (error, call) => {
+  if (handle !== undefined) {
+    if (managedMemories.has(handle.memory)) fail("another wasi-mman instance of this thread already works on this shared memory");
+    space.join(new WasmLinearMemory(handle.memory), region as unknown as SharedRegion);
+    managedMemories.add(handle.memory);
+  }
+  // The imports call through `calls` as it is when attach() has decided (shared or not).
+  const callsProxy = {
+    get ctx() { return calls.ctx; },
+    brk: (a: number) => calls.brk(a),
+    mmap: (a: number, b: number, c: number, d: number, e: number, f: number) => calls.mmap(a, b, c, d, e, f),
+    munmap: (a: number, b: number) => calls.munmap(a, b),
+    mremap: (a: number, b: number, c: number, d: number, e: number) => calls.mremap(a, b, c, d, e),
+    madvise: (a: number, b: number, c: number) => calls.madvise(a, b, c),
+    mprotect: (a: number, b: number, c: number) => calls.mprotect(a, b, c),
+    msync: (a: number, b: number, c: number) => calls.msync(a, b, c),
+    pagesize: () => calls.pagesize(),
+  } as unknown as MemoryCalls;
+  const imports = mmanImports(callsProxy, (error, call) => {
     warn(`wasi-mman: internal error in ${call} (the guest got an error result): ${error instanceof Error ? error.stack : String(error)}`);
   });
 
@@ -202,7 +270,9 @@ export function createMman(options: MmanOptions = {}): Mman {
           "Link with -Wl,--export=__heap_base to give it the real one.",
       );
     }
-    space.attach(linear, heapBase);
+    // A shared memory means threads: the state goes into shared buffers before the first page is counted.
+    if (memory instanceof WebAssembly.Memory && isSharedBuffer(memory.buffer)) makeShared(SharedRegion.create());
+    space.attach(linear, heapBase, region ?? undefined);
     managedMemories.add(memory as object);
     return { heapBase, heapBaseSource: source };
   }
@@ -273,7 +343,19 @@ export function createMman(options: MmanOptions = {}): Mman {
     imports: { [MMAN_MODULE]: imports } as { mman: MmanImports & WebAssembly.ModuleImports },
     pageSize: geometry.size,
     space,
-    calls,
+    get calls() {
+      return calls;
+    },
+    get shared() {
+      return region !== null;
+    },
+    share(): SharedMmanHandle {
+      const memory = space.memory;
+      if (region === null || !(memory instanceof WasmLinearMemory)) {
+        fail(space.attached ? "share() needs a shared memory (new WebAssembly.Memory({ initial, maximum, shared: true }))" : "share() needs attach() first");
+      }
+      return { kind: "wasi-mman-shared", version: 1, memory: memory.memory, pageSize: geometry.size, maxMemoryBytes, growth, buffers: (region as SharedRegion).buffers };
+    },
     attach,
     stats,
     mappings,
