@@ -1,0 +1,56 @@
+/**
+ * wasi-threads for node:wasi and browser_wasi_shim (hosts/threads.ts): the fixtures of
+ * fixtures/threads/ run with a worker per thread over one shared memory.
+ *   spawn-join.wat       4 threads spawned and joined on memory.atomic.wait32; tids unique, 1..
+ *   exit-in-thread.wat   proc_exit(7) in a thread ends the process with 7 while _start waits
+ *   trap-in-thread.wat   a trap in a thread ends the process with 134 while _start waits
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { compileWat } from "../cli/wat.js";
+import { isThreadedModule, runThreaded } from "../hosts/threads.js";
+
+const THREAD_FEATURES = { bulk_memory: true, mutable_globals: true, sign_extension: true, multi_value: true, threads: true };
+
+export async function threadFixture(name: string): Promise<Uint8Array<ArrayBuffer>> {
+  const path = new URL(`../fixtures/threads/${name}.wat`, import.meta.url);
+  return compileWat(readFileSync(path, "utf8"), `${name}.wat`, THREAD_FEATURES);
+}
+
+describe.each(["shim", "node-wasi"] as const)("thread-spawn with %s", (host) => {
+  it("spawn-join.wat: 4 threads start, each with the tid thread-spawn returned; tids are unique and positive", async () => {
+    const started = performance.now();
+    const result = await runThreaded(await threadFixture("spawn-join"), { host, args: ["spawn-join"] });
+    const elapsed = performance.now() - started;
+    expect(result.exitCode).toBe(0);
+    expect(result.trap).toBeNull();
+    expect(result.threadsSpawned).toBe(4);
+    const words = new Int32Array(result.memory.buffer);
+    const returned = [...words.slice(4, 8)];
+    const seen = [...words.slice(16, 20)];
+    expect(seen).toEqual(returned);
+    expect(new Set(returned).size).toBe(4);
+    for (const tid of returned) expect(tid).toBeGreaterThan(0);
+    console.log(`${host}: 4 threads spawned and joined in ${elapsed.toFixed(0)} ms (workers included)`);
+  });
+
+  it("exit-in-thread.wat: proc_exit(7) in a thread ends the whole process with 7", async () => {
+    const result = await runThreaded(await threadFixture("exit-in-thread"), { host });
+    expect(result.exitCode).toBe(7);
+    expect(result.trap).toBeNull();
+  });
+
+  it("trap-in-thread.wat: a trap in a thread ends the whole process with 134", async () => {
+    const result = await runThreaded(await threadFixture("trap-in-thread"), { host });
+    expect(result.exitCode).toBe(134);
+    expect(result.trap).toMatch(/RuntimeError: unreachable/);
+  });
+});
+
+describe("threaded modules", () => {
+  it("are told from their wasi.thread-spawn import", async () => {
+    expect(isThreadedModule(new WebAssembly.Module(await threadFixture("spawn-join")))).toBe(true);
+    const plain = await compileWat('(module (memory (export "memory") 1) (func (export "_start")))');
+    expect(isThreadedModule(new WebAssembly.Module(plain))).toBe(false);
+  });
+});
