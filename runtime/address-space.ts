@@ -154,7 +154,9 @@ export class AddressSpace {
     this.placement.share(region);
     this.growth.share(region);
     this.brk.share(region);
-    this.statistics.share(region);
+    const counters = this.statistics.share(region);
+    this.clearing.useCounters(counters);
+    this.growth.useCounters(counters);
     region.bindScalars("space", this as AddressSpace, ["ownedPages", "limitPage"]);
   }
 

@@ -34,8 +34,13 @@ export class Clearing {
   constructor(
     private readonly table: PageTable,
     private readonly pageSize: number,
-    private readonly counters: Counters,
+    private counters: Counters,
   ) {}
+
+  /** Counts into `counters` from now on (a shared address space's: statistics.ts). */
+  useCounters(counters: Counters): void {
+    this.counters = counters;
+  }
 
   /** Makes the dirty pages of [from, to) read as zeros and marks them clean. */
   clearDirty(memory: LinearMemory, from: number, to: number): void {

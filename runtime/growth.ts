@@ -91,9 +91,14 @@ export class Growth {
   constructor(
     private readonly policy: GrowthPolicy,
     private readonly pageSize: number,
-    private readonly counters: Counters,
+    private counters: Counters,
     private readonly addPages: PageSink,
   ) {}
+
+  /** Counts into `counters` from now on (a shared address space's: statistics.ts). */
+  useCounters(counters: Counters): void {
+    this.counters = counters;
+  }
 
   /** Moves the known size into `region` (shared-state.ts). */
   share(region: SharedRegion): void {
