@@ -205,12 +205,14 @@ export function createMman(options: MmanOptions = {}): Mman {
     locked.afterCall = calls.afterCall;
     calls = locked;
   };
-  if (handle !== undefined) makeShared(SharedRegion.join(handle.buffers));
+
   calls.trace = options.trace ?? null;
   if (options.debug === true) calls.afterCall = () => space.checkInvariants();
   if (handle !== undefined) {
     if (managedMemories.has(handle.memory)) fail("another wasi-mman instance of this thread already works on this shared memory");
-    space.join(new WasmLinearMemory(handle.memory), region as unknown as SharedRegion);
+    const joined = SharedRegion.join(handle.buffers);
+    makeShared(joined);
+    space.join(new WasmLinearMemory(handle.memory), joined);
     managedMemories.add(handle.memory);
   }
   // The imports call through `calls` as it is when attach() has decided (shared or not).
