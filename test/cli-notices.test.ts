@@ -111,7 +111,11 @@ describe("SIGINT", () => {
     // Every call is in the trace, the last line whole; the counts agree with --stats.
     const records = readFileSync(trace, "utf8").trimEnd().split("\n").map((line) => JSON.parse(line) as { seq: number; call: string });
     expect(records.at(-1)?.seq).toBe(records.length);
+    // The counts agree with --stats but for the one call SIGINT may have stopped between its
+    // count and its trace line (Node's breakOnSigint ends the script between any two steps).
     const mmapCalls = records.filter((record) => record.call === "mmap").length;
-    expect(run.stderr).toMatch(new RegExp(`mmap calls\\s+${mmapCalls}\\n`));
+    const counted = Number(/mmap calls\s+(\d+)\n/.exec(run.stderr)?.[1]);
+    expect(counted - mmapCalls, run.stderr).toBeGreaterThanOrEqual(0);
+    expect(counted - mmapCalls, run.stderr).toBeLessThanOrEqual(1);
   });
 });
