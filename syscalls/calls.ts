@@ -145,17 +145,14 @@ export class MemoryCalls {
   private slow(call: number, args: number[]): number {
     const started = performance.now();
     const result = IMPLEMENTATIONS[call](this.ctx, ...args);
+    this.counts[call]++;
     const didFail = failed(call, args, result);
+    if (didFail) this.failures[call]++;
     if (this.afterCall !== null) this.afterCall();
     if (this.trace !== null && !this.inHook) {
       const errno = !didFail || call === BRK ? null : errnoName(-result);
       this.report(call, args, result, started, errno);
     }
-    // Counted right after the record is out: a run interrupted at any point (the CLI's SIGINT
-    // ends the script between any two statements) then shows the trace and the counts agreeing
-    // but for the few instructions between these lines, not the whole of the hook.
-    this.counts[call]++;
-    if (didFail) this.failures[call]++;
     return result;
   }
 
