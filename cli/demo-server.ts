@@ -2,6 +2,12 @@
  * The demo page's server: static files of the built page (scripts/build-demo.ts) with
  * node:http on 127.0.0.1 only, nothing outside the page's folder, and optionally one module of
  * the user's own at /user/<name>. Used by `wasi-mman demo` and `npm run demo`.
+ *
+ * Every response, 404s included, carries the headers that make the page cross-origin
+ * isolated, which is what lets it use SharedArrayBuffer and a shared WebAssembly.Memory
+ * (threaded programs, hosts/threads-browser.ts): COOP same-origin and COEP require-corp
+ * (HTML Living Standard, "cross-origin isolated"), and CORP same-origin on every resource, so
+ * that an isolated page of this origin may load it and no other origin may embed it.
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -16,6 +22,13 @@ const TYPES: Record<string, string> = {
   ".wasm": "application/wasm",
   ".map": "application/json; charset=utf-8",
   ".png": "image/png",
+};
+
+/** The headers sent with every response (see above). */
+export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+  "cross-origin-resource-policy": "same-origin",
 };
 
 export interface DemoServer {
@@ -37,16 +50,16 @@ export function serveDemo(dir: string, port = 0, module: ServedModule | null = n
   const server = createServer((request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
     if (module !== null && path === `/user/${module.name}`) {
-      response.writeHead(200, { "content-type": TYPES[".wasm"], "cache-control": "no-store" }).end(module.bytes);
+      response.writeHead(200, { ...ISOLATION_HEADERS, "content-type": TYPES[".wasm"], "cache-control": "no-store" }).end(module.bytes);
       return;
     }
     const file = normalize(join(base, path.endsWith("/") ? `${path}index.html` : path));
     // Nothing outside the demo folder, whatever the path says.
     if ((file !== base && !file.startsWith(base + sep)) || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      response.writeHead(404, { ...ISOLATION_HEADERS, "content-type": "text/plain" }).end("not found\n");
       return;
     }
-    response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+    response.writeHead(200, { ...ISOLATION_HEADERS, "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
     createReadStream(file).pipe(response);
   });
   return new Promise((resolvePromise, reject) => {
