@@ -1,8 +1,8 @@
 /**
  * Host adapters: run a module with a WASI host written in JavaScript and the memory calls
  * plugged in, check its imports first, map the host's files, format traces.
- * node:wasi lives in ./node-wasi.js (imported separately: it needs Node). wasi-threads
- * (./threads.js) is here too: it reaches Node's modules only at run time, where they exist.
+ * node:wasi lives in ./node-wasi.js and wasi-threads for Node in ./threads.js (each imported
+ * separately, "wasi-mman/node-wasi" and "wasi-mman/threads": they need Node).
  */
 export { runWithShim, defaultShimFds } from "./shim.js";
 export type { ShimRunOptions, ShimRunResult } from "./shim.js";
@@ -22,5 +22,3 @@ export { readModuleInfo, formatSignature, WasmFormatError } from "./wasm-imports
 export type { FuncSignature, ImportInfo, MemoryLimits, ModuleInfo, ValType } from "./wasm-imports.js";
 export { errnoText, straceLine, traceJsonLine } from "./trace-format.js";
 export type { StraceLineOptions } from "./trace-format.js";
-export { runThreaded, isThreadedModule, sharedMemoryFor, EXIT_TRAP, MAX_THREAD_ID } from "./threads.js";
-export type { ThreadedRunOptions, ThreadedRunResult } from "./threads.js";
