@@ -154,11 +154,24 @@ async function probeHeapBase(module: WebAssembly.Module, memory: WebAssembly.Mem
   return base instanceof WebAssembly.Global && typeof base.value === "number" ? base.value >>> 0 : undefined;
 }
 
+/** What every thread of one run shares, made on the calling thread before any worker starts. */
+export interface ThreadedProcess {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** The engine attached on the calling thread, or null for a module that imports no `mman` call. */
+  mman: Mman | null;
+  mmanShared: SharedMmanHandle | null;
+  /** The control words (hosts/thread-protocol.ts), next tid set to 1. */
+  control: SharedArrayBuffer;
+}
+
 /**
- * Runs a wasi-threads command: its `_start` in a worker, and a worker more for each
- * thread-spawn, until any thread ends the process. Resolves with the exit status.
+ * The part of a threaded run that comes before the first worker: compiles the module, makes
+ * its shared memory from the limits its memory import declares (unless `memory` is given),
+ * attaches the engine to it and makes the control words. runThreaded and the browser's
+ * runThreadedInBrowser (hosts/threads-browser.ts) both start from here.
  */
-export async function runThreaded(source: ModuleSource, options: ThreadedRunOptions = {}): Promise<ThreadedRunResult> {
+export async function prepareThreaded(source: ModuleSource, options: Pick<ThreadedRunOptions, "memory" | "mman" | "heapBase" | "onWarning"> = {}): Promise<ThreadedProcess> {
   const loaded = await loadModuleSource(source);
   const module = await compileModule(loaded);
   if (!isThreadedModule(module)) throw new ImportMismatchError("wasi-mman: the module imports no wasi.thread-spawn: it is not a wasi-threads module (run it with runWithShim or runWithNodeWasi)");
@@ -180,15 +193,24 @@ export async function runThreaded(source: ModuleSource, options: ThreadedRunOpti
     mman = engine;
     mmanShared = engine.share();
   }
+  const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
+  const words = new Int32Array(control);
+  Atomics.store(words, CONTROL_NEXT_TID, 1);
+  return { module, memory, mman, mmanShared, control };
+}
+
+/**
+ * Runs a wasi-threads command: its `_start` in a worker, and a worker more for each
+ * thread-spawn, until any thread ends the process. Resolves with the exit status.
+ */
+export async function runThreaded(source: ModuleSource, options: ThreadedRunOptions = {}): Promise<ThreadedRunResult> {
+  const { module, memory, mman, mmanShared, control } = await prepareThreaded(source, options);
   const args = options.args ?? ["module.wasm"];
   const env = options.env ?? {};
   const wasi: ThreadWasiConfig =
     options.host === "node-wasi"
       ? { kind: "node-wasi", args, env, preopens: options.preopens ?? {} }
       : { kind: "shim", args, env: Object.entries(env).map(([key, value]) => `${key}=${value}`) };
-  const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
-  const words = new Int32Array(control);
-  Atomics.store(words, CONTROL_NEXT_TID, 1);
   const workerUrl = options.workerUrl ?? defaultWorkerUrl();
   const workers = new Set<WorkerLike>();
   let threadsSpawned = 0;
