@@ -22,7 +22,7 @@ import type { Sample } from "./compare-report.js";
 import { Timeline as SampleTimeline } from "./compare-timeline.js";
 import { formatStats } from "./format.js";
 import { MapRecorder, type Timeline } from "./map-steps.js";
-import type { RunReportData } from "./run-report-data.js";
+import type { RunFault, RunReportData } from "./run-report-data.js";
 
 /** Calls kept for the call log; a longer run's map is still stepped through to its end. */
 export const RECORD_LIMIT = 100_000;
@@ -41,6 +41,8 @@ export interface RunReport {
   records: readonly TraceRecord[];
   recordCount: number;
   samples: Sample[];
+  /** The fault `--guard` stopped the run at, or null. */
+  fault: RunFault | null;
 }
 
 /** The viewer script and the page's style sheet, from the built package (npm run build). */
@@ -72,6 +74,7 @@ function reportData(report: RunReport): RunReportData {
     records: report.records.map((record) => [callIndex.get(record.call) ?? 0, record.args, record.result, record.errno]),
     recordCount: report.recordCount,
     stride: report.stride,
+    fault: report.fault,
   };
 }
 
@@ -85,6 +88,14 @@ export function renderRunHtml(report: RunReport, assets: ReportAssets): string {
     { name: "requested", samples: report.samples, key: "requestedBytes", dashed: true },
     { name: "linear memory", samples: report.samples, key: "linearMemoryBytes" },
   ]);
+  const fault =
+    report.fault === null
+      ? ""
+      : `
+  <section id="fault-panel">
+    <h2>Guard fault <small>the access --guard stopped the run at; its page is red in the map</small></h2>
+    <pre id="fault-text">${escapeHtml(report.fault.text)}</pre>
+  </section>`;
   const stride = report.stride > 1 ? `; the map was taken every ${report.stride} calls towards the end` : "";
   const kept = report.records.length < report.recordCount ? `; the first ${report.records.length.toLocaleString("en-US")} are listed` : "";
   const style = `
@@ -92,14 +103,16 @@ ${assets.css}
 .notice { color: var(--bad); font-size: 13px; margin: 4px 0; }
 #timeline svg { width: 100%; max-width: 640px; height: auto; font: 12px system-ui, sans-serif; }
 #timeline .grid { stroke: var(--line); } #timeline .tick { fill: var(--muted); } #timeline .title { font-weight: 600; }
-#stats-text { font-size: 12px; margin: 0; }`;
+#stats-text { font-size: 12px; margin: 0; }
+#fault-panel { border-left: 4px solid var(--bad); padding-left: 12px; }
+#fault-text { font-size: 12px; margin: 0; white-space: pre-wrap; }`;
   return `${documentStart(title, style)}
 <header>
   <h1>wasi-mman <span>run report</span></h1>
   <p id="description"><code>${escapeHtml(report.module)}</code>${args}, ${report.pageSize / 1024} KiB pages: ${escapeHtml(report.ending)}, ${report.recordCount.toLocaleString("en-US")} memory calls.</p>
   ${notices}
 </header>
-<main>
+<main>${fault}
   <section id="map-panel"></section>
   <section id="log-panel">
     <h2>Calls <small>${report.recordCount.toLocaleString("en-US")} calls${escapeHtml(stride + kept)}</small></h2>
@@ -154,7 +167,7 @@ export class RunRecording {
   }
 
   /** The report, once the module has ended. */
-  finish(report: Pick<RunReport, "module" | "args" | "ending" | "notices">): RunReport {
+  finish(report: Pick<RunReport, "module" | "args" | "ending" | "notices" | "fault">): RunReport {
     this.map.finish();
     const stats = this.mman().stats();
     return {

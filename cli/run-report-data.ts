@@ -14,4 +14,20 @@ export interface RunReportData {
   recordCount: number;
   /** Calls per recorded step at the end of the run. */
   stride: number;
+  /** The fault `--guard` stopped the run at (docs/guard.md), or null. */
+  fault: RunFault | null;
+}
+
+/** A guard fault as the report carries it (guard/report.ts FaultSummary, less what the viewer does not need). */
+export interface RunFault {
+  /** The first byte the access was refused at. */
+  address: number;
+  /** The libc page holding it: a page of the map. */
+  page: number;
+  access: "read" | "write" | "read-modify-write";
+  size: number;
+  /** What the page is (the report's page line). */
+  what: string;
+  /** The report block, as run --guard printed it. */
+  text: string;
 }

@@ -332,8 +332,17 @@ export async function runCommand(argv: string[]): Promise<number> {
   const limitLine = limitWatch?.line(exitCode === "interrupted" ? EXIT_SIGINT : exitCode) ?? null;
   if (limitLine !== null) writeLineSync(2, limitLine);
   if (html !== null) {
-    const ending = exitCode === "interrupted" ? "interrupted (SIGINT)" : exitCode === EXIT_TRAP ? `trapped (exit code ${EXIT_TRAP})` : `exit code ${exitCode}`;
-    const report = html.recording.finish({ module: html.module, args: html.args, ending, notices: limitLine === null ? notices : [...notices, limitLine] });
+    const summary = exitCode === EXIT_SEGV && isGuarded(mman) ? mman.guard.lastSummary : null;
+    const fault = summary === null ? null : { address: summary.address, page: summary.page, access: summary.access, size: summary.size, what: summary.what, text: summary.text };
+    const ending =
+      exitCode === "interrupted"
+        ? "interrupted (SIGINT)"
+        : exitCode === EXIT_TRAP
+          ? `trapped (exit code ${EXIT_TRAP})`
+          : fault !== null
+            ? `stopped by --guard at a ${fault.access} of page ${fault.page} (exit code ${EXIT_SEGV})`
+            : `exit code ${exitCode}`;
+    const report = html.recording.finish({ module: html.module, args: html.args, ending, notices: limitLine === null ? notices : [...notices, limitLine], fault });
     try {
       writeReport(html.path, renderRunHtml(report, html.assets));
     } catch (error) {

@@ -7,7 +7,7 @@
  */
 import { straceLine, type TraceRecord } from "../browser.js";
 import { OUTSIDE, type Timeline } from "../cli/map-steps.js";
-import { cellAt, cellKinds, countKinds, drawMap, KINDS, layoutMap, type MapLayout } from "./map.js";
+import { cellAt, cellKinds, countKinds, drawMap, FAULT_RGB, KINDS, layoutMap, type MapLayout } from "./map.js";
 
 /** What the view shows: a recorded run. */
 export interface ShownRun {
@@ -16,6 +16,8 @@ export interface ShownRun {
   /** The calls, in order (a report may hold only the first of them: `recordCount` says how many were made). */
   records: readonly TraceRecord[];
   recordCount?: number;
+  /** The access a `--guard` run stopped at: its page is drawn in red at every step. */
+  fault?: { page: number; text: string } | null;
 }
 
 export function escapeHtml(text: string): string {
@@ -152,10 +154,21 @@ export class MapView {
   }
 
   renderLegend(counts: Record<string, number> | null): void {
-    this.ui.legend.innerHTML = KINDS.map((k) => {
+    const items = KINDS.map((k) => {
       const count = counts === null ? "" : String(counts[k.name]);
       return `<li data-kind="${k.name}" title="${k.name}"><span class="swatch" style="background: rgb(${k.rgb.join(",")})"></span>${k.label} <span class="count">${count}</span></li>`;
-    }).join("");
+    });
+    const fault = this.run?.fault;
+    if (fault != null) {
+      items.push(`<li data-kind="FAULT" title="${escapeHtml(fault.text)}"><span class="swatch" style="background: rgb(${FAULT_RGB.join(",")})"></span>guard fault <span class="count">page ${fault.page}</span></li>`);
+    }
+    this.ui.legend.innerHTML = items.join("");
+  }
+
+  /** The cell of the faulting page in `layout`, or -1. */
+  faultCell(layout: MapLayout): number {
+    const fault = this.run?.fault;
+    return fault == null || fault.page >= layout.pages ? -1 : Math.floor(fault.page / layout.groupSize);
   }
 
   private draw(): void {
@@ -170,7 +183,7 @@ export class MapView {
     }
     const shown = this.layout as MapLayout;
     this.shownKinds = kinds;
-    drawMap(ui.canvas, cellKinds(kinds, shown), shown);
+    drawMap(ui.canvas, cellKinds(kinds, shown), shown, this.faultCell(shown));
     this.renderLegend(countKinds(kinds));
     const steps = timeline.steps.length - 1;
     ui.step.max = String(steps);
@@ -224,6 +237,7 @@ export class MapView {
     const kind = shownKinds[first];
     const what = layout.groupSize === 1 ? (kind === OUTSIDE ? "not yet in memory" : KINDS[kind].name) : `${layout.groupSize} pages`;
     const range = first === last ? `page ${first}` : `pages ${first}..${last}`;
-    this.ui.hover.textContent = `${range} at ${hex(first * run.pageSize)}: ${what}`;
+    const fault = cell === this.faultCell(layout) ? ` (the guard fault: ${run.fault?.text.split("\n")[0].replace(/^wasi-mman guard: /, "")})` : "";
+    this.ui.hover.textContent = `${range} at ${hex(first * run.pageSize)}: ${what}${fault}`;
   }
 }

@@ -21,6 +21,9 @@ export const KINDS = [
   { kind: PageKind.FOREIGN, name: "FOREIGN", label: "grown by the program", rgb: [16, 185, 129] },
 ] as const;
 
+/** The cell of the page a `--guard` fault stopped the run at (it is drawn in this colour whatever its kind). */
+export const FAULT_RGB = [220, 38, 38] as const;
+
 /** Pages beyond the end of memory at this step. */
 const OUTSIDE_RGB = [255, 255, 255] as const;
 /** The 1-pixel gaps between cells large enough to show them. */
@@ -77,8 +80,8 @@ function rgbOf(kind: number): readonly number[] {
   return kind === OUTSIDE ? OUTSIDE_RGB : KINDS[kind].rgb;
 }
 
-/** Draws the cells; sizes the canvas to the layout. */
-export function drawMap(canvas: HTMLCanvasElement, cells: Uint8Array, layout: MapLayout): void {
+/** Draws the cells, `faultCell` (or none, -1) in FAULT_RGB; sizes the canvas to the layout. */
+export function drawMap(canvas: HTMLCanvasElement, cells: Uint8Array, layout: MapLayout, faultCell = -1): void {
   const width = layout.cols * layout.cellPx;
   const height = layout.rows * layout.cellPx;
   if (canvas.width !== width) canvas.width = width;
@@ -94,7 +97,7 @@ export function drawMap(canvas: HTMLCanvasElement, cells: Uint8Array, layout: Ma
   const inset = layout.cellPx >= 6 ? 1 : 0;
   const side = layout.cellPx - inset;
   for (let cell = 0; cell < cells.length; cell++) {
-    const colour = packed(rgbOf(cells[cell]));
+    const colour = packed(cell === faultCell ? FAULT_RGB : rgbOf(cells[cell]));
     const x0 = (cell % layout.cols) * layout.cellPx;
     const y0 = Math.floor(cell / layout.cols) * layout.cellPx;
     for (let y = y0; y < y0 + side; y++) pixels.fill(colour, y * width + x0, y * width + x0 + side);
@@ -108,7 +111,7 @@ export function drawMap(canvas: HTMLCanvasElement, cells: Uint8Array, layout: Ma
  * what is on screen is what the engine holds.
  */
 export function readBackCells(canvas: HTMLCanvasElement, layout: MapLayout): Record<string, number> {
-  const counts: Record<string, number> = Object.fromEntries([...KINDS.map((k) => [k.name, 0]), ["OUTSIDE", 0], ["UNKNOWN", 0]]);
+  const counts: Record<string, number> = Object.fromEntries([...KINDS.map((k) => [k.name, 0]), ["OUTSIDE", 0], ["FAULT", 0], ["UNKNOWN", 0]]);
   const context = canvas.getContext("2d", { willReadFrequently: true });
   if (context === null) return counts;
   const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
@@ -119,7 +122,8 @@ export function readBackCells(canvas: HTMLCanvasElement, layout: MapLayout): Rec
     const at = (y * canvas.width + x) * 4;
     const rgb = [data[at], data[at + 1], data[at + 2]];
     const match = KINDS.find((k) => k.rgb.every((value, i) => value === rgb[i]));
-    const name = match?.name ?? (OUTSIDE_RGB.every((value, i) => value === rgb[i]) ? "OUTSIDE" : "UNKNOWN");
+    const same = (colour: readonly number[]): boolean => colour.every((value, i) => value === rgb[i]);
+    const name = match?.name ?? (same(OUTSIDE_RGB) ? "OUTSIDE" : same(FAULT_RGB) ? "FAULT" : "UNKNOWN");
     counts[name]++;
   }
   return counts;

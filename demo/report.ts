@@ -28,7 +28,7 @@ function show(): void {
     durationUs: 0,
   }));
   const view = new MapView();
-  view.show({ pageSize: data.pageSize, timeline, records, recordCount: data.recordCount });
+  view.show({ pageSize: data.pageSize, timeline, records, recordCount: data.recordCount, fault: data.fault });
   const canvas = document.getElementById("map") as HTMLCanvasElement;
   const result = document.getElementById("result") as HTMLElement;
   result.textContent = JSON.stringify({
@@ -39,6 +39,7 @@ function show(): void {
     layout: view.layout,
     shownKindCounts: view.shownKinds === null ? null : countKinds(view.shownKinds),
     canvasCellCounts: view.layout === null ? null : readBackCells(canvas, view.layout),
+    faultCell: view.layout === null ? -1 : view.faultCell(view.layout),
   });
 }
 

@@ -10,7 +10,7 @@
 import { createMman, type AttachInfo, type Mman, type MmanOptions } from "../syscalls/create-mman.js";
 import type { TraceHook, TraceRecord } from "../syscalls/calls.js";
 import { GRANULE_SHIFT, GuardExport } from "./protection.js";
-import { describeFault, type Fault, type PageChange } from "./report.js";
+import { summarizeFault, type Fault, type FaultSummary, type PageChange } from "./report.js";
 import { ADDRESS_LIMIT, refreshPages, tableLayout, writeFixedPart, type TableLayout } from "./table.js";
 
 /** As a shell reports a process killed by SIGSEGV: 128 + 11. */
@@ -23,6 +23,13 @@ export interface Guard {
   fault(error?: unknown): Fault | null;
   /** The report block for `error` (a trap out of the guest), or null when it was not a guard fault. */
   report(error: unknown): string | null;
+  /** The same fault as data (address, page, access, what the page is, the block). */
+  summary(error?: unknown): FaultSummary | null;
+  /**
+   * The summary report() or summary() gave last, with the stack of the error they were given:
+   * what a host that printed the report shows again afterwards (run --html).
+   */
+  readonly lastSummary: FaultSummary | null;
   /** Rewrites the whole table from the engine's state (tests compare it with the kept one). */
   expectedTable(): Uint8Array;
   /** The table as the guest sees it. */
@@ -139,14 +146,22 @@ export function createGuardedMman(options: MmanOptions = {}): GuardedMman {
     return { heapBase: info.heapBase, heapBaseSource: given !== undefined ? "option" : exported === null ? "memory-size" : "export" };
   }
 
+  let lastSummary: FaultSummary | null = null;
+  const summary = (error?: unknown): FaultSummary | null => {
+    const fault = state?.fault(error) ?? null;
+    if (fault === null) return null;
+    lastSummary = summarizeFault(fault, inner.space, (page) => state?.changeOf(page) ?? null);
+    return lastSummary;
+  };
   const guard: Guard = {
     get layout() {
       return state?.layout ?? null;
     },
     fault: (error) => state?.fault(error) ?? null,
-    report: (error) => {
-      const fault = state?.fault(error) ?? null;
-      return fault === null ? null : describeFault(fault, inner.space, (page) => state?.changeOf(page) ?? null);
+    report: (error) => summary(error)?.text ?? null,
+    summary,
+    get lastSummary() {
+      return lastSummary;
     },
     expectedTable: () => (state as AttachedState).expected(),
     currentTable: () => (state as AttachedState).current(),

@@ -7,5 +7,5 @@ export { instrument } from "./instrument.js";
 export type { InstrumentOptions, InstrumentResult } from "./instrument.js";
 export { createGuardedMman, EXIT_SEGV, isGuarded } from "./guard.js";
 export type { Guard, GuardedMman } from "./guard.js";
-export type { Fault, PageChange } from "./report.js";
+export type { Fault, FaultSummary, PageChange } from "./report.js";
 export { Access, Kind, GRANULE } from "./protection.js";

@@ -95,22 +95,56 @@ export function wasmFrames(stack: string): string[] {
     .filter((line) => !/^at __guard_(miss|range)\b/.test(line));
 }
 
-export function describeFault(fault: Fault, space: AddressSpace, changeOf: (page: number) => PageChange | null): string {
+/**
+ * A fault as data, for what shows it elsewhere than on stderr (the `run --html` report, the
+ * demo page, the browser tests): every field of the report block, and the block itself.
+ */
+export interface FaultSummary {
+  /** The first byte the access was refused at. */
+  address: number;
+  /** The libc page holding it (its index: address / pageSize), and the page size. */
+  page: number;
+  pageSize: number;
+  access: "read" | "write" | "read-modify-write";
+  /** Bytes of the load or store; for a bulk operation, the length of its range. */
+  size: number;
+  operation: string;
+  /** What the page is: the phrase of the report's page line. */
+  what: string;
+  /** The innermost guest function, from the name section, or "(unknown)". */
+  functionName: string;
+  /** The report block, as run --guard prints it. */
+  text: string;
+}
+
+export function summarizeFault(fault: Fault, space: AddressSpace, changeOf: (page: number) => PageChange | null): FaultSummary {
   const { size, access, op } = decodeFaultInfo(fault.info);
   const kind = access === Access.READ_WRITE ? "read-modify-write" : access === Access.WRITE ? "write" : "read";
   const bulk = fault.length !== size || fault.base !== fault.address;
   const what = bulk
     ? `${kind} at ${hex(fault.address)} by ${OP_NAMES[op]} of ${fault.length} bytes at ${hex(fault.base)}`
     : `${kind} of ${size} byte${size === 1 ? "" : "s"} at ${hex(fault.address)} (${OP_NAMES[op]})`;
-  const page = Math.floor(fault.address / space.pageSize) * space.pageSize;
+  const page = Math.floor(fault.address / space.pageSize);
   const frames = wasmFrames(fault.stack);
   const functionName = frames.length > 0 ? frames[0].replace(/^at /, "").replace(/ \(.*$/, "") : "(unknown)";
-  return [
+  const pageText = describePage(fault, space, changeOf);
+  const text = [
     `wasi-mman guard: invalid ${what}`,
-    `  page ${hex(page)} (${space.pageSize} bytes): ${describePage(fault, space, changeOf)}`,
+    `  page ${hex(page * space.pageSize)} (${space.pageSize} bytes): ${pageText}`,
     `  in ${functionName}`,
     "  wasm stack:",
     ...(frames.length > 0 ? frames.map((frame) => `    ${frame}`) : ["    (not available)"]),
     "  (SIGSEGV: exit status 139)",
   ].join("\n");
+  return {
+    address: fault.address,
+    page,
+    pageSize: space.pageSize,
+    access: kind,
+    size: bulk ? fault.length : size,
+    operation: OP_NAMES[op],
+    what: pageText,
+    functionName,
+    text,
+  };
 }
