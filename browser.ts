@@ -16,3 +16,6 @@
 // "wasi-mman/node-wasi"); this entry exists so that browser code can say what it needs, and
 // so that a test can hold that promise: test/browser-bundle.test.ts bundles it for browsers.
 export * from "./index.js";
+// wasi-threads with Web Workers (a cross-origin isolated page; docs/browser.md, "Threads").
+export { runThreadedInBrowser } from "./hosts/threads-browser.js";
+export type { BrowserThreadedRunOptions, BrowserThreadedRunResult } from "./hosts/threads-browser.js";

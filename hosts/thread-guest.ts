@@ -8,7 +8,9 @@
  * Nothing here waits on another thread: thread-spawn takes the next tid from the shared
  * counter, asks the host thread to start the worker and returns at once.
  */
+import type { WASI as ShimWasi } from "@bjorn3/browser_wasi_shim";
 import { createMman, type MmanOptions } from "../syscalls/create-mman.js";
+import { shimFileResolver } from "./shim-files.js";
 import { CONTROL_EXITING, CONTROL_NEXT_TID, CONTROL_STATUS, EXIT_TRAP, MAX_THREAD_ID, type ThreadMessage, type ThreadStart } from "./thread-protocol.js";
 
 /** WASI's EAGAIN: no thread id is left (wasi-threads: thread-spawn fails with a negative value). */
@@ -32,6 +34,21 @@ export interface ThreadWasiHost {
   /** Hands the host its memory view and runs `_start` (main) or nothing (a thread). */
   enter(exports: WebAssembly.Exports, memory: WebAssembly.Memory, main: boolean): number | null;
   files: MmanOptions["files"];
+}
+
+/** A thread's host made of a browser_wasi_shim WASI object (its own descriptor table). */
+export function shimThreadHost(wasi: ShimWasi): ThreadWasiHost {
+  return {
+    imports: { wasi_snapshot_preview1: wasi.wasiImport as Record<string, unknown> },
+    enter(exports, memory, main) {
+      // The shim reads `exports.memory` on every call; an imported memory is not among the exports.
+      const view = { exports: { ...exports, memory } } as unknown as Parameters<ShimWasi["start"]>[0];
+      if (main) return wasi.start(view);
+      wasi.initialize({ exports: { memory } } as unknown as Parameters<ShimWasi["initialize"]>[0]);
+      return null;
+    },
+    files: shimFileResolver(wasi),
+  };
 }
 
 /**

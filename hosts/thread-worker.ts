@@ -11,8 +11,7 @@
  */
 import { WASI as ShimWasi } from "@bjorn3/browser_wasi_shim";
 import { defaultShimFds } from "./shim.js";
-import { shimFileResolver } from "./shim-files.js";
-import { runGuestThread, type ThreadChannel, type ThreadWasiHost } from "./thread-guest.js";
+import { runGuestThread, shimThreadHost, type ThreadChannel, type ThreadWasiHost } from "./thread-guest.js";
 import type { ThreadStart } from "./thread-protocol.js";
 
 interface NodeProcess {
@@ -56,17 +55,7 @@ async function wasiHost(start: ThreadStart): Promise<ThreadWasiHost> {
       files: undefined,
     };
   }
-  const wasi = new ShimWasi(config.args, config.env, await shimStdio(), { debug: false });
-  return {
-    imports: { wasi_snapshot_preview1: wasi.wasiImport as Record<string, unknown> },
-    enter(exports, memory, main) {
-      const view = { exports: { ...exports, memory } } as unknown as Parameters<ShimWasi["start"]>[0];
-      if (main) return wasi.start(view);
-      wasi.initialize({ exports: { memory } } as unknown as Parameters<ShimWasi["initialize"]>[0]);
-      return null;
-    },
-    files: shimFileResolver(wasi),
-  };
+  return shimThreadHost(new ShimWasi(config.args, config.env, await shimStdio(), { debug: false }));
 }
 
 async function main(): Promise<void> {

@@ -5,6 +5,9 @@
  *   worker.js                            from anywhere but this folder; programs run in a worker
  *   wasi-mman.js                        browser.ts as one self-contained ES module
  *                                        (browser_wasi_shim included)
+ *   thread-worker.js                     the Web Worker of every guest thread of a threaded
+ *                                        program (hosts/thread-worker-browser.ts), found by
+ *                                        runThreadedInBrowser next to wasi-mman.js
  *   selftest.html, selftest.js          the library's checks in the browser, importing
  *                                        ./wasi-mman.js as a plain module
  *   report.js                            the viewer `wasi-mman run --html` inlines in its report
@@ -104,6 +107,7 @@ export async function buildDemo(outDir: string = DEMO_OUT_DIR, options: BuildDem
     absWorkingDir: root,
   } as const;
   await build({ ...common, entryPoints: [join(root, "browser.ts")], outfile: join(outDir, "wasi-mman.js") });
+  await build({ ...common, entryPoints: [join(root, "hosts", "thread-worker-browser.ts")], outfile: join(outDir, "thread-worker.js") });
   await build({ ...common, entryPoints: [join(root, "demo", "demo.ts")], outfile: join(outDir, "demo.js") });
   await build({ ...common, entryPoints: [join(root, "demo", "worker.ts")], outfile: join(outDir, "worker.js") });
   await build({ ...common, entryPoints: [join(root, "demo", "selftest.ts")], outfile: join(outDir, "selftest.js"), plugins: [libraryAsExternal] });

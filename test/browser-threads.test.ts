@@ -3,15 +3,30 @@
 //   1. The demo server (cli/demo-server.ts) sends COOP same-origin, COEP require-corp and CORP
 //      same-origin on every response, 404s and /user/<name> included (plain HTTP, no browser).
 //   2. In headless Chromium (Debian's, over the DevTools pipe, test/helpers/chromium.ts): the
-//      page is crossOriginIsolated.
+//      page is crossOriginIsolated, and runThreadedInBrowser (hosts/threads-browser.ts, from the
+//      built wasi-mman.js, its workers from the built thread-worker.js) runs the fixtures of
+//      fixtures/threads/, compiled here with wabt and served next to the page:
+//        spawn-join.wat      4 threads, tids unique and positive, "joined 4" collected from fd 1
+//        exit-in-thread.wat  proc_exit(7) in a thread ends the process with 7
+//        trap-in-thread.wat  a trap in a thread ends it with 134
+//        mmap-threads.wat    4 threads map and unmap at once through the `mman` imports, at
+//                            4 KiB and 64 KiB pages: the page checks that no two live mappings
+//                            overlap, every byte kept its thread's tag, the engine's invariants
+//      while a timer on the page keeps ticking (the page thread is never blocked).
 //
 // Skips the Chromium part with one loud line when Chromium is missing.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ISOLATION_HEADERS, serveDemo, type DemoServer } from "../cli/demo-server.js";
+import { compileWat } from "../cli/wat.js";
+import { buildDemo } from "../scripts/build-demo.js";
+import { available, Chromium, CHROMIUM } from "./helpers/chromium.js";
+
+const root = join(import.meta.dirname, "..");
+if (!available) console.warn(`\n*** SKIPPED Chromium thread tests: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH) ***\n`);
 
 /** One GET: status and headers. */
 function get(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
@@ -54,5 +69,135 @@ describe("the demo server", () => {
       expect(headers["cross-origin-resource-policy"], path).toBe("same-origin");
     }
     expect(seen).toEqual({ "": 200, "a.js": 200, "user/prog.wasm": 200, "missing.js": 404 });
+  });
+});
+
+const THREAD_FEATURES = { bulk_memory: true, mutable_globals: true, sign_extension: true, multi_value: true, threads: true };
+const FIXTURES = ["spawn-join", "exit-in-thread", "trap-in-thread", "mmap-threads"];
+
+/** The page: the built library as window.wasiMman, then a status for Chromium.runPage. */
+const PAGE = `<!doctype html><meta charset="utf-8"><title>threads</title><pre id="result"></pre>
+<script type="module">
+  import * as lib from "./wasi-mman.js";
+  window.wasiMman = lib;
+  document.getElementById("result").textContent = JSON.stringify({ status: "ready", isolated: crossOriginIsolated });
+</script>`;
+
+interface PageRun {
+  exitCode: number;
+  trap: string | null;
+  threadsSpawned: number;
+  stdout: string;
+  stderr: string;
+  /** The first 1024 i32 words of the shared memory after the run. */
+  words: number[];
+  ms: number;
+  /** Ticks of a 10 ms timer on the page during the run, and the longest gap between two. */
+  ticks: number;
+  longestGapMs: number;
+  /** mmap-threads only: what the page found in the memory and the engine. */
+  mappings?: { live: number; overlaps: number; kept: number; outsideEngine: number; invariantError: string | null; pageSize: number };
+}
+
+/** Runs threads/<name>.wasm in the page with runThreadedInBrowser; the checks of the mappings are made there. */
+function inPage(name: string, options: Record<string, unknown>): string {
+  return `(async () => {
+    const bytes = await (await fetch("threads/${name}.wasm")).arrayBuffer();
+    let ticks = 0, last = performance.now(), longestGapMs = 0;
+    const timer = setInterval(() => { const now = performance.now(); longestGapMs = Math.max(longestGapMs, now - last); last = now; ticks++; }, 10);
+    const started = performance.now();
+    const r = await wasiMman.runThreadedInBrowser(bytes, ${JSON.stringify(options)});
+    const ms = performance.now() - started;
+    clearInterval(timer);
+    const w = new Int32Array(r.memory.buffer);
+    const out = { exitCode: r.exitCode, trap: r.trap, threadsSpawned: r.threadsSpawned, stdout: r.stdout, stderr: r.stderr, words: Array.from(w.subarray(0, 1024)), ms, ticks, longestGapMs };
+    if (${JSON.stringify(name)} === "mmap-threads") {
+      // Each thread's ring: 8 slots of (address, length, tag) at 1024 + 128 * thread.
+      const bytes8 = new Uint8Array(r.memory.buffer);
+      const pageSize = r.mman.pageSize;
+      const live = [];
+      for (let t = 0; t < 4; t++) for (let s = 0; s < 8; s++) {
+        const at = (1024 + 128 * t + 16 * s) / 4;
+        if (w[at + 1] !== 0) live.push({ address: w[at] >>> 0, length: w[at + 1], tag: w[at + 2] });
+      }
+      live.sort((a, b) => a.address - b.address);
+      let overlaps = 0;
+      for (let i = 1; i < live.length; i++) {
+        const before = live[i - 1];
+        if (before.address + Math.ceil(before.length / pageSize) * pageSize > live[i].address) overlaps++;
+      }
+      const kept = live.filter((m) => bytes8.subarray(m.address, m.address + m.length).every((b) => b === m.tag)).length;
+      const engine = r.mman.mappings();
+      const outsideEngine = live.filter((m) => !engine.some((e) => e.address <= m.address && m.address + m.length <= e.address + e.length)).length;
+      let invariantError = null;
+      try { r.mman.checkInvariants(true); } catch (error) { invariantError = String(error); }
+      out.mappings = { live: live.length, overlaps, kept, outsideEngine, invariantError, pageSize };
+    }
+    return out;
+  })()`;
+}
+
+const pageDir = join(root, ".cache", "browser-test", "threads");
+let pageServer: DemoServer;
+let browser: Chromium;
+
+describe.skipIf(!available)("runThreadedInBrowser in headless Chromium", () => {
+  beforeAll(async () => {
+    await buildDemo(pageDir, { assemblyScript: false });
+    mkdirSync(join(pageDir, "threads"), { recursive: true });
+    for (const name of FIXTURES) {
+      const text = readFileSync(join(root, "fixtures", "threads", `${name}.wat`), "utf8");
+      writeFileSync(join(pageDir, "threads", `${name}.wasm`), await compileWat(text, `${name}.wat`, THREAD_FEATURES));
+    }
+    writeFileSync(join(pageDir, "threads.html"), PAGE);
+    pageServer = await serveDemo(pageDir, 0);
+    browser = await Chromium.launch();
+    const ready = await browser.runPage<{ status: string; isolated: boolean }>(`${pageServer.url}threads.html`);
+    expect(ready).toEqual({ status: "ready", isolated: true });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await pageServer?.close();
+  });
+
+  const run = async (name: string, options: Record<string, unknown> = {}): Promise<PageRun> => {
+    const result = await browser.evaluate<PageRun>(inPage(name, options));
+    expect(browser.problems, "errors on the page").toEqual([]);
+    // The page's timer kept running while the guest threads worked (generous: the machine is shared).
+    expect(result.longestGapMs, `the page thread stalled (${result.ticks} ticks in ${result.ms.toFixed(0)} ms)`).toBeLessThan(500);
+    return result;
+  };
+
+  it("spawn-join.wat: 4 threads in Web Workers, each with the tid thread-spawn returned, unique and positive; fd 1 reaches the page", async () => {
+    const result = await run("spawn-join", { args: ["spawn-join"] });
+    expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 4]);
+    const returned = result.words.slice(4, 8);
+    expect(result.words.slice(16, 20)).toEqual(returned);
+    expect(new Set(returned).size).toBe(4);
+    for (const tid of returned) expect(tid).toBeGreaterThan(0);
+    expect([result.stdout, result.stderr]).toEqual(["joined 4\n", ""]);
+    console.log(`Chromium: 4 threads spawned and joined in ${result.ms.toFixed(0)} ms (workers included)`);
+  });
+
+  it("exit-in-thread.wat: proc_exit(7) in a thread ends every thread with 7", async () => {
+    const result = await run("exit-in-thread");
+    expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([7, null, 1]);
+  });
+
+  it("trap-in-thread.wat: a trap in a thread ends every thread with 134", async () => {
+    const result = await run("trap-in-thread");
+    expect(result.exitCode).toBe(134);
+    expect(result.trap).toMatch(/RuntimeError: unreachable/);
+  });
+
+  it.each([4096, 65536])("mmap-threads.wat at %i-byte pages: 4 threads map and unmap at once; no mapping overlaps another, every byte is kept", async (pageSize) => {
+    const result = await run("mmap-threads", { args: ["mmap-threads"], mman: { pageSize } });
+    expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 4]);
+    // words[0]: threads done; words[1]: errors the threads saw (a failed call, a fresh mapping
+    // not zero, a mapping that lost its tag before it was unmapped).
+    expect(result.words.slice(0, 2)).toEqual([4, 0]);
+    expect(result.mappings).toEqual({ live: 32, overlaps: 0, kept: 32, outsideEngine: 0, invariantError: null, pageSize });
+    expect(result.stdout.split("\n").sort()).toEqual(["", "all done", "thread 0 done", "thread 1 done", "thread 2 done", "thread 3 done"]);
+    console.log(`Chromium: mmap-threads at ${pageSize / 1024} KiB pages in ${result.ms.toFixed(0)} ms; page timer ${result.ticks} ticks, longest gap ${result.longestGapMs.toFixed(0)} ms`);
   });
 });
