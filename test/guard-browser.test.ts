@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { build, type Plugin } from "esbuild";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ConsoleStdout, File, OpenFile, WASI } from "@bjorn3/browser_wasi_shim";
-import { cBuildDir, compileProgram } from "../cli/cc.js";
+import { cBuildDir, compileProgram, type MallocChoice } from "../cli/cc.js";
 import { serveDemo, type DemoServer } from "../cli/demo-server.js";
 import { createGuardedMman, EXIT_SEGV } from "../guard/guard.js";
 import { instrument } from "../guard/instrument.js";
@@ -35,7 +35,9 @@ const NODE_LIBRARY: GuardLibrary = { instrument, createGuardedMman, runWithShim,
 
 /**
  * Each fixture and the phrase its page line must hold (test/guard.test.ts checks the whole
- * report in Node; here the browser's report is checked against Node's).
+ * report in Node; here the browser's report is checked against Node's). A name with
+ * ".dlmalloc" is that fixture built with wasi-libc's dlmalloc: no __heap_base, the table at
+ * the end of the initial memory, the guest's memory.size rewritten (docs/guard.md).
  */
 const FAULTS: [string, RegExp][] = [
   ["use-after-munmap", /unmapped by call #\d+ munmap/],
@@ -44,21 +46,24 @@ const FAULTS: [string, RegExp][] = [
   ["heap-underflow", /mallocng's guard page/],
   ["null-deref", /null pointer/],
   ["large-use-after-free", /unmapped by call #\d+ munmap/],
+  ["use-after-munmap.dlmalloc", /unmapped by call #\d+ munmap/],
 ];
 const CORRECT: CFixture[] = ["tiers", "direct-mman"];
 const PAGE_SIZES = [4096, 65536];
 
 /**
- * fixtures/c/guard/<name>.c with mallocng, as test/guard.test.ts builds it (into a folder of
- * this test's own, so the two may run at once): without node_modules/.bin on PATH, where
- * clang would find binaryen's wasm-opt and run it, dropping the name section.
+ * fixtures/c/guard/<source>.c with mallocng, or the allocator `name` gives after a dot, as
+ * test/guard.test.ts builds it (into a folder of this test's own, so the two may run at
+ * once): without node_modules/.bin on PATH, where clang would find binaryen's wasm-opt and
+ * run it, dropping the name section.
  */
 async function buildGuardFixture(name: string): Promise<Uint8Array> {
+  const [source, malloc = "mallocng"] = name.split(".") as [string, MallocChoice?];
   const output = join(cBuildDir(), "guard-browser", `${name}.wasm`);
   const path = process.env.PATH;
   process.env.PATH = (path ?? "").split(":").filter((dir) => !dir.includes("node_modules")).join(":");
   try {
-    await compileProgram({ malloc: "mallocng", output, args: ["-O2", "-Wall", "-Werror", join(root, "fixtures", "c", "guard", `${name}.c`)] });
+    await compileProgram({ malloc, output, args: ["-O2", "-Wall", "-Werror", join(root, "fixtures", "c", "guard", `${source}.c`)] });
   } finally {
     process.env.PATH = path;
   }
