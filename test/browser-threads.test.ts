@@ -11,7 +11,11 @@
 //        trap-in-thread.wat  a trap in a thread ends it with 134
 //        mmap-threads.wat    4 threads map and unmap at once through the `mman` imports, at
 //                            4 KiB and 64 KiB pages: the page checks that no two live mappings
-//                            overlap, every byte kept its thread's tag, the engine's invariants
+//                            overlap, every byte kept its thread's tag, the engine's invariants;
+//                            "thread N done" from every thread reaches the page
+//        mman-churn.wat      mmap, munmap, mremap and brk from 4 threads, checked in Node by
+//                            test/helpers/mman-churn.ts (the oracle of the Node test,
+//                            threads-abi.test.ts) on the state the page sends back
 //      while a timer on the page keeps ticking (the page thread is never blocked).
 //
 // Skips the Chromium part with one loud line when Chromium is missing.
@@ -23,7 +27,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ISOLATION_HEADERS, serveDemo, type DemoServer } from "../cli/demo-server.js";
 import { compileWat } from "../cli/wat.js";
 import { buildDemo } from "../scripts/build-demo.js";
+import type { Mman } from "../syscalls/create-mman.js";
 import { available, Chromium, CHROMIUM } from "./helpers/chromium.js";
+import { checkChurn, churnFailure } from "./helpers/mman-churn.js";
 
 const root = join(import.meta.dirname, "..");
 if (!available) console.warn(`\n*** SKIPPED Chromium thread tests: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH) ***\n`);
@@ -73,7 +79,7 @@ describe("the demo server", () => {
 });
 
 const THREAD_FEATURES = { bulk_memory: true, mutable_globals: true, sign_extension: true, multi_value: true, threads: true };
-const FIXTURES = ["spawn-join", "exit-in-thread", "trap-in-thread", "mmap-threads"];
+const FIXTURES = ["spawn-join", "exit-in-thread", "trap-in-thread", "mmap-threads", "mman-churn"];
 
 /** The page: the built library as window.wasiMman, then a status for Chromium.runPage. */
 const PAGE = `<!doctype html><meta charset="utf-8"><title>threads</title><pre id="result"></pre>
@@ -97,6 +103,42 @@ interface PageRun {
   longestGapMs: number;
   /** mmap-threads only: what the page found in the memory and the engine. */
   mappings?: { live: number; overlaps: number; kept: number; outsideEngine: number; invariantError: string | null; pageSize: number };
+  /** mman-churn only: the engine's view and the memory it covers, for the oracle in Node. */
+  snapshot?: Snapshot;
+}
+
+/**
+ * What the page sends back for a check in Node: the engine's mappings and statistics, its deep
+ * invariant check, and the 32-bit words of memory below the break and in every mapping, as
+ * runs of equal words (a mapping whose every word is one tag is one run).
+ */
+interface Snapshot {
+  linearMemoryBytes: number;
+  mappings: ReturnType<Mman["mappings"]>;
+  stats: ReturnType<Mman["stats"]>;
+  invariantError: string | null;
+  ranges: { start: number; runs: [number, number][] }[];
+}
+
+/** The memory and an engine with the page's answers, in the shape checkChurn reads. */
+function fromSnapshot(snapshot: Snapshot): { memory: WebAssembly.Memory; mman: Mman } {
+  const buffer = new ArrayBuffer(snapshot.linearMemoryBytes);
+  const words = new Uint32Array(buffer);
+  for (const { start, runs } of snapshot.ranges) {
+    let at = start >>> 2;
+    for (const [value, count] of runs) {
+      words.fill(value, at, at + count);
+      at += count;
+    }
+  }
+  const mman = {
+    mappings: () => snapshot.mappings,
+    stats: () => snapshot.stats,
+    checkInvariants: () => {
+      if (snapshot.invariantError !== null) throw new Error(snapshot.invariantError);
+    },
+  };
+  return { memory: { buffer } as WebAssembly.Memory, mman: mman as unknown as Mman };
 }
 
 /** Runs threads/<name>.wasm in the page with runThreadedInBrowser; the checks of the mappings are made there. */
@@ -132,6 +174,24 @@ function inPage(name: string, options: Record<string, unknown>): string {
       let invariantError = null;
       try { r.mman.checkInvariants(true); } catch (error) { invariantError = String(error); }
       out.mappings = { live: live.length, overlaps, kept, outsideEngine, invariantError, pageSize };
+    }
+    if (${JSON.stringify(name)} === "mman-churn") {
+      const words = new Uint32Array(r.memory.buffer);
+      const stats = r.mman.stats();
+      const mappings = r.mman.mappings();
+      const runsOf = (start, end) => {
+        const runs = [];
+        for (let at = start >>> 2; at < end >>> 2; ) {
+          let next = at + 1;
+          while (next < end >>> 2 && words[next] === words[at]) next++;
+          runs.push([words[at], next - at]);
+          at = next;
+        }
+        return { start, runs };
+      };
+      let invariantError = null;
+      try { r.mman.checkInvariants(true); } catch (error) { invariantError = String(error); }
+      out.snapshot = { linearMemoryBytes: stats.linearMemoryBytes, mappings, stats, invariantError, ranges: [runsOf(0, stats.brk), ...mappings.map((m) => runsOf(m.address, m.address + m.length))] };
     }
     return out;
   })()`;
@@ -199,5 +259,19 @@ describe.skipIf(!available)("runThreadedInBrowser in headless Chromium", () => {
     expect(result.mappings).toEqual({ live: 32, overlaps: 0, kept: 32, outsideEngine: 0, invariantError: null, pageSize });
     expect(result.stdout.split("\n").sort()).toEqual(["", "all done", "thread 0 done", "thread 1 done", "thread 2 done", "thread 3 done"]);
     console.log(`Chromium: mmap-threads at ${pageSize / 1024} KiB pages in ${result.ms.toFixed(0)} ms; page timer ${result.ticks} ticks, longest gap ${result.longestGapMs.toFixed(0)} ms`);
+  });
+
+  it.each([4096, 65536])("mman-churn.wat at %i-byte pages: mmap, munmap, mremap and brk from 4 threads pass the Node test's checks", async (pageSize) => {
+    const result = await run("mman-churn", { args: ["mman-churn"], mman: { pageSize } });
+    const { memory, mman } = fromSnapshot(result.snapshot as Snapshot);
+    expect(churnFailure(memory)).toBeNull();
+    expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 4]);
+    const figures = checkChurn(memory, mman);
+    expect(figures.calls.mmap).toBeGreaterThan(1000);
+    expect(figures.calls.mremap).toBeGreaterThan(1000);
+    console.log(
+      `Chromium, ${pageSize / 1024} KiB pages: ${figures.calls.mmap} mmap, ${figures.calls.munmap} munmap, ${figures.calls.mremap} mremap, ${figures.calls.brk} brk ` +
+        `from 4 threads in ${result.ms.toFixed(0)} ms; ${figures.mappings} mappings live; page timer's longest gap ${result.longestGapMs.toFixed(0)} ms`,
+    );
   });
 });
