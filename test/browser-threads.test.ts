@@ -16,11 +16,12 @@
 //        mman-churn.wat      mmap, munmap, mremap and brk from 4 threads, checked in Node by
 //                            test/helpers/mman-churn.ts (the oracle of the Node test,
 //                            threads-abi.test.ts) on the state the page sends back
-//      while a timer on the page keeps ticking (the page thread is never blocked).
+//      while a timer on the page keeps ticking (the page thread is never blocked);
+//   3. the same page served without COOP and COEP: runThreadedInBrowser refuses with the reason.
 //
 // Skips the Chromium part with one loud line when Chromium is missing.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
+import { createServer, request, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -201,77 +202,121 @@ const pageDir = join(root, ".cache", "browser-test", "threads");
 let pageServer: DemoServer;
 let browser: Chromium;
 
-describe.skipIf(!available)("runThreadedInBrowser in headless Chromium", () => {
-  beforeAll(async () => {
-    await buildDemo(pageDir, { assemblyScript: false });
-    mkdirSync(join(pageDir, "threads"), { recursive: true });
-    for (const name of FIXTURES) {
-      const text = readFileSync(join(root, "fixtures", "threads", `${name}.wat`), "utf8");
-      writeFileSync(join(pageDir, "threads", `${name}.wasm`), await compileWat(text, `${name}.wat`, THREAD_FEATURES));
-    }
-    writeFileSync(join(pageDir, "threads.html"), PAGE);
-    pageServer = await serveDemo(pageDir, 0);
-    browser = await Chromium.launch();
-    const ready = await browser.runPage<{ status: string; isolated: boolean }>(`${pageServer.url}threads.html`);
-    expect(ready).toEqual({ status: "ready", isolated: true });
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await pageServer?.close();
+/** The built library and worker, the page and the compiled fixtures, in pageDir. */
+async function buildPage(): Promise<void> {
+  await buildDemo(pageDir, { assemblyScript: false });
+  mkdirSync(join(pageDir, "threads"), { recursive: true });
+  for (const name of FIXTURES) {
+    const text = readFileSync(join(root, "fixtures", "threads", `${name}.wat`), "utf8");
+    writeFileSync(join(pageDir, "threads", `${name}.wasm`), await compileWat(text, `${name}.wat`, THREAD_FEATURES));
+  }
+  writeFileSync(join(pageDir, "threads.html"), PAGE);
+}
+
+describe.skipIf(!available)("in headless Chromium", () => {
+  beforeAll(buildPage, 60_000);
+
+  describe("runThreadedInBrowser, cross-origin isolated", () => {
+    beforeAll(async () => {
+      pageServer = await serveDemo(pageDir, 0);
+      browser = await Chromium.launch();
+      const ready = await browser.runPage<{ status: string; isolated: boolean }>(`${pageServer.url}threads.html`);
+      expect(ready).toEqual({ status: "ready", isolated: true });
+    }, 60_000);
+    afterAll(async () => {
+      await browser?.close();
+      await pageServer?.close();
+    });
+
+    const run = async (name: string, options: Record<string, unknown> = {}): Promise<PageRun> => {
+      const result = await browser.evaluate<PageRun>(inPage(name, options));
+      expect(browser.problems, "errors on the page").toEqual([]);
+      // The page's timer kept running while the guest threads worked (generous: the machine is shared).
+      expect(result.longestGapMs, `the page thread stalled (${result.ticks} ticks in ${result.ms.toFixed(0)} ms)`).toBeLessThan(500);
+      return result;
+    };
+
+    it("spawn-join.wat: 4 threads in Web Workers, each with the tid thread-spawn returned, unique and positive; fd 1 reaches the page", async () => {
+      const result = await run("spawn-join", { args: ["spawn-join"] });
+      expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 4]);
+      const returned = result.words.slice(4, 8);
+      expect(result.words.slice(16, 20)).toEqual(returned);
+      expect(new Set(returned).size).toBe(4);
+      for (const tid of returned) expect(tid).toBeGreaterThan(0);
+      expect([result.stdout, result.stderr]).toEqual(["joined 4\n", ""]);
+      console.log(`Chromium: 4 threads spawned and joined in ${result.ms.toFixed(0)} ms (workers included)`);
+    });
+
+    it("exit-in-thread.wat: proc_exit(7) in a thread ends every thread with 7", async () => {
+      const result = await run("exit-in-thread");
+      expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([7, null, 1]);
+    });
+
+    it("trap-in-thread.wat: a trap in a thread ends every thread with 134", async () => {
+      const result = await run("trap-in-thread");
+      expect(result.exitCode).toBe(134);
+      expect(result.trap).toMatch(/RuntimeError: unreachable/);
+    });
+
+    it.each([4096, 65536])("mmap-threads.wat at %i-byte pages: 4 threads map and unmap at once; no mapping overlaps another, every byte is kept", async (pageSize) => {
+      const result = await run("mmap-threads", { args: ["mmap-threads"], mman: { pageSize } });
+      expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 4]);
+      // words[0]: threads done; words[1]: errors the threads saw (a failed call, a fresh mapping
+      // not zero, a mapping that lost its tag before it was unmapped).
+      expect(result.words.slice(0, 2)).toEqual([4, 0]);
+      expect(result.mappings).toEqual({ live: 32, overlaps: 0, kept: 32, outsideEngine: 0, invariantError: null, pageSize });
+      expect(result.stdout.split("\n").sort()).toEqual(["", "all done", "thread 0 done", "thread 1 done", "thread 2 done", "thread 3 done"]);
+      console.log(`Chromium: mmap-threads at ${pageSize / 1024} KiB pages in ${result.ms.toFixed(0)} ms; page timer ${result.ticks} ticks, longest gap ${result.longestGapMs.toFixed(0)} ms`);
+    });
+
+    it.each([4096, 65536])("mman-churn.wat at %i-byte pages: mmap, munmap, mremap and brk from 4 threads pass the Node test's checks", async (pageSize) => {
+      const result = await run("mman-churn", { args: ["mman-churn"], mman: { pageSize } });
+      const { memory, mman } = fromSnapshot(result.snapshot as Snapshot);
+      expect(churnFailure(memory)).toBeNull();
+      expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 4]);
+      const figures = checkChurn(memory, mman);
+      expect(figures.calls.mmap).toBeGreaterThan(1000);
+      expect(figures.calls.mremap).toBeGreaterThan(1000);
+      console.log(
+        `Chromium, ${pageSize / 1024} KiB pages: ${figures.calls.mmap} mmap, ${figures.calls.munmap} munmap, ${figures.calls.mremap} mremap, ${figures.calls.brk} brk ` +
+          `from 4 threads in ${result.ms.toFixed(0)} ms; ${figures.mappings} mappings live; page timer's longest gap ${result.longestGapMs.toFixed(0)} ms`,
+      );
+    });
   });
 
-  const run = async (name: string, options: Record<string, unknown> = {}): Promise<PageRun> => {
-    const result = await browser.evaluate<PageRun>(inPage(name, options));
-    expect(browser.problems, "errors on the page").toEqual([]);
-    // The page's timer kept running while the guest threads worked (generous: the machine is shared).
-    expect(result.longestGapMs, `the page thread stalled (${result.ticks} ticks in ${result.ms.toFixed(0)} ms)`).toBeLessThan(500);
-    return result;
-  };
+  describe("a page that is not cross-origin isolated", () => {
+    let plain: Server;
+    let plainUrl: string;
+    let other: Chromium;
+    beforeAll(async () => {
+      // The same built page, served with no headers at all.
+      plain = createServer((req, res) => {
+        const name = new URL(req.url ?? "/", "http://localhost").pathname.slice(1);
+        const type = name.endsWith(".html") ? "text/html" : "text/javascript";
+        let body: Buffer;
+        try {
+          body = readFileSync(join(pageDir, name));
+        } catch {
+          res.writeHead(404).end();
+          return;
+        }
+        res.writeHead(200, { "content-type": type }).end(body);
+      });
+      await new Promise<void>((resolve) => plain.listen(0, "127.0.0.1", resolve));
+      const address = plain.address();
+      plainUrl = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}/`;
+      other = await Chromium.launch();
+    }, 60_000);
+    afterAll(async () => {
+      await other?.close();
+      await new Promise((resolve) => plain?.close(resolve));
+    });
 
-  it("spawn-join.wat: 4 threads in Web Workers, each with the tid thread-spawn returned, unique and positive; fd 1 reaches the page", async () => {
-    const result = await run("spawn-join", { args: ["spawn-join"] });
-    expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 4]);
-    const returned = result.words.slice(4, 8);
-    expect(result.words.slice(16, 20)).toEqual(returned);
-    expect(new Set(returned).size).toBe(4);
-    for (const tid of returned) expect(tid).toBeGreaterThan(0);
-    expect([result.stdout, result.stderr]).toEqual(["joined 4\n", ""]);
-    console.log(`Chromium: 4 threads spawned and joined in ${result.ms.toFixed(0)} ms (workers included)`);
-  });
-
-  it("exit-in-thread.wat: proc_exit(7) in a thread ends every thread with 7", async () => {
-    const result = await run("exit-in-thread");
-    expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([7, null, 1]);
-  });
-
-  it("trap-in-thread.wat: a trap in a thread ends every thread with 134", async () => {
-    const result = await run("trap-in-thread");
-    expect(result.exitCode).toBe(134);
-    expect(result.trap).toMatch(/RuntimeError: unreachable/);
-  });
-
-  it.each([4096, 65536])("mmap-threads.wat at %i-byte pages: 4 threads map and unmap at once; no mapping overlaps another, every byte is kept", async (pageSize) => {
-    const result = await run("mmap-threads", { args: ["mmap-threads"], mman: { pageSize } });
-    expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 4]);
-    // words[0]: threads done; words[1]: errors the threads saw (a failed call, a fresh mapping
-    // not zero, a mapping that lost its tag before it was unmapped).
-    expect(result.words.slice(0, 2)).toEqual([4, 0]);
-    expect(result.mappings).toEqual({ live: 32, overlaps: 0, kept: 32, outsideEngine: 0, invariantError: null, pageSize });
-    expect(result.stdout.split("\n").sort()).toEqual(["", "all done", "thread 0 done", "thread 1 done", "thread 2 done", "thread 3 done"]);
-    console.log(`Chromium: mmap-threads at ${pageSize / 1024} KiB pages in ${result.ms.toFixed(0)} ms; page timer ${result.ticks} ticks, longest gap ${result.longestGapMs.toFixed(0)} ms`);
-  });
-
-  it.each([4096, 65536])("mman-churn.wat at %i-byte pages: mmap, munmap, mremap and brk from 4 threads pass the Node test's checks", async (pageSize) => {
-    const result = await run("mman-churn", { args: ["mman-churn"], mman: { pageSize } });
-    const { memory, mman } = fromSnapshot(result.snapshot as Snapshot);
-    expect(churnFailure(memory)).toBeNull();
-    expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 4]);
-    const figures = checkChurn(memory, mman);
-    expect(figures.calls.mmap).toBeGreaterThan(1000);
-    expect(figures.calls.mremap).toBeGreaterThan(1000);
-    console.log(
-      `Chromium, ${pageSize / 1024} KiB pages: ${figures.calls.mmap} mmap, ${figures.calls.munmap} munmap, ${figures.calls.mremap} mremap, ${figures.calls.brk} brk ` +
-        `from 4 threads in ${result.ms.toFixed(0)} ms; ${figures.mappings} mappings live; page timer's longest gap ${result.longestGapMs.toFixed(0)} ms`,
-    );
+    it("runThreadedInBrowser refuses with an Error naming the two headers", async () => {
+      const ready = await other.runPage<{ status: string; isolated: boolean }>(`${plainUrl}threads.html`);
+      expect(ready).toEqual({ status: "ready", isolated: false });
+      const message = await other.evaluate<string>(`wasiMman.runThreadedInBrowser(new Uint8Array(8)).then(() => "resolved", (error) => String(error))`);
+      expect(message).toMatch(/cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
+    });
   });
 });
