@@ -9,6 +9,7 @@
 //        spawn-join.wat      4 threads, tids unique and positive, "joined 4" collected from fd 1
 //        exit-in-thread.wat  proc_exit(7) in a thread ends the process with 7
 //        trap-in-thread.wat  a trap in a thread ends it with 134
+//        stdio-in-thread.wat a thread reads the run's stdin and a preopened file, writes fd 1 and 2
 //        mmap-threads.wat    4 threads map and unmap at once through the `mman` imports, at
 //                            4 KiB and 64 KiB pages: the page checks that no two live mappings
 //                            overlap, every byte kept its thread's tag, the engine's invariants;
@@ -80,7 +81,7 @@ describe("the demo server", () => {
 });
 
 const THREAD_FEATURES = { bulk_memory: true, mutable_globals: true, sign_extension: true, multi_value: true, threads: true };
-const FIXTURES = ["spawn-join", "exit-in-thread", "trap-in-thread", "mmap-threads", "mman-churn"];
+const FIXTURES = ["spawn-join", "exit-in-thread", "trap-in-thread", "stdio-in-thread", "mmap-threads", "mman-churn"];
 
 /** The page: the built library as window.wasiMman, then a status for Chromium.runPage. */
 const PAGE = `<!doctype html><meta charset="utf-8"><title>threads</title><pre id="result"></pre>
@@ -256,6 +257,15 @@ describe.skipIf(!available)("in headless Chromium", () => {
       const result = await run("trap-in-thread");
       expect(result.exitCode).toBe(134);
       expect(result.trap).toMatch(/RuntimeError: unreachable/);
+    });
+
+    it("stdio-in-thread.wat: a spawned thread reads stdin and a preopened file of its own; its fd 1 and fd 2 reach the page", async () => {
+      const result = await run("stdio-in-thread", { stdin: "from stdin\n", preopens: { "/data": { "in.txt": "from in.txt\n" } } });
+      expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 1]);
+      expect([result.stdout, result.stderr]).toEqual(["from stdin\nfrom in.txt\n", "err\n"]);
+      // Without the file the thread's path_open fails, and the thread traps.
+      const without = await run("stdio-in-thread", { stdin: "x" });
+      expect([without.exitCode, without.trap?.split(":")[0]]).toEqual([134, "RuntimeError"]);
     });
 
     it.each([4096, 65536])("mmap-threads.wat at %i-byte pages: 4 threads map and unmap at once; no mapping overlaps another, every byte is kept", async (pageSize) => {
