@@ -18,12 +18,12 @@
 import { ConsoleStdout, Directory, File, OpenFile, PreopenDirectory, WASI, type Fd, type Inode } from "@bjorn3/browser_wasi_shim";
 import { defaultShimFds } from "./shim.js";
 import { runGuestThread, shimThreadHost, type ThreadWasiHost } from "./thread-guest.js";
-import type { ThreadStart } from "./thread-protocol.js";
+import { EXIT_TRAP, type ThreadMessage, type ThreadStart } from "./thread-protocol.js";
 import type { BrowserThreadFiles, BrowserThreadOutput, BrowserThreadStart } from "./threads-browser.js";
 
 interface WorkerScope {
   postMessage(message: unknown): void;
-  addEventListener(type: "message", listener: (event: MessageEvent) => void, options?: { once: boolean }): void;
+  addEventListener(type: "message" | "messageerror", listener: (event: MessageEvent) => void, options?: { once: boolean }): void;
 }
 const scope = globalThis as unknown as WorkerScope;
 
@@ -66,5 +66,11 @@ async function wasiHost(start: ThreadStart): Promise<ThreadWasiHost> {
   return shimThreadHost(new WASI(config.args, config.env, fds, { debug: false }));
 }
 
+// A start message this worker cannot receive (its module or memory cannot come to this agent)
+// would leave the page waiting for a thread that never runs: that ends the process as a trap.
+scope.addEventListener("messageerror", () => {
+  const message: ThreadMessage = { type: "exit", status: EXIT_TRAP, trap: "wasi-mman: the thread's start message could not be received (messageerror)" };
+  scope.postMessage(message);
+});
 const start = await new Promise<ThreadStart>((resolve) => scope.addEventListener("message", (event) => resolve(event.data as ThreadStart), { once: true }));
 await runGuestThread(start, { post: (message) => scope.postMessage(message) }, wasiHost);

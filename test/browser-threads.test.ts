@@ -259,6 +259,12 @@ describe.skipIf(!available)("in headless Chromium", () => {
       expect(result.trap).toMatch(/RuntimeError: unreachable/);
     });
 
+    it("a worker script that does not load ends the process with 134, saying which script", async () => {
+      const result = await run("spawn-join", { workerUrl: "/no-such-worker.js" });
+      expect([result.exitCode, result.threadsSpawned]).toEqual([134, 0]);
+      expect(result.trap).toContain("no-such-worker.js");
+    });
+
     it("stdio-in-thread.wat: a spawned thread reads stdin and a preopened file of its own; its fd 1 and fd 2 reach the page", async () => {
       const result = await run("stdio-in-thread", { stdin: "from stdin\n", preopens: { "/data": { "in.txt": "from in.txt\n" } } });
       expect([result.exitCode, result.trap, result.threadsSpawned]).toEqual([0, null, 1]);
