@@ -25,7 +25,7 @@ describe.each(["shim", "node-wasi"] as const)("mman imports in 4 threads, %s", (
     expect(figures.calls.mremap).toBeGreaterThan(1000);
     console.log(
       `${host}, ${pageSize / 1024} KiB pages: ${figures.calls.mmap} mmap, ${figures.calls.munmap} munmap, ${figures.calls.mremap} mremap, ` +
-        `${figures.calls.brk} brk (${figures.brkRefusals} refused) from 4 threads in ${elapsed.toFixed(0)} ms; ` +
+        `${figures.calls.brk} brk (${figures.brkRefusals} refused) from 4 threads (${figures.mostRunning} at once) in ${elapsed.toFixed(0)} ms; ` +
         `${figures.mappings} mappings live at exit (${(figures.mappedBytes / 1024).toFixed(0)} KiB)`,
     );
   }, 60_000);

@@ -48,6 +48,8 @@ export interface ChurnFigures {
   mappedBytes: number;
   calls: { mmap: number; munmap: number; mremap: number; brk: number };
   brkRefusals: number;
+  /** The most threads one thread saw in their rounds at once. */
+  mostRunning: number;
 }
 
 /** Every check of a finished run (exit status 0 already checked by the caller). */
@@ -85,5 +87,8 @@ export function checkChurn(memory: WebAssembly.Memory, mman: Mman): ChurnFigures
   expect(stats.errors.mmap + stats.errors.munmap + stats.errors.mremap).toBe(0);
   expect(stats.liveMappings).toBe(live.length);
   expect(() => mman.checkInvariants(true)).not.toThrow();
-  return { mappings: live.length, mappedBytes: stats.mappedBytes, calls, brkRefusals: stats.brkRefusals };
+  // The threads did run at once (they wait for each other at a start line).
+  const mostRunning = Math.max(...[0, 1, 2, 3].map((thread) => count(thread, 6)));
+  expect(mostRunning).toBeGreaterThanOrEqual(2);
+  return { mappings: live.length, mappedBytes: stats.mappedBytes, calls, brkRefusals: stats.brkRefusals, mostRunning };
 }
