@@ -7,6 +7,7 @@
  * own and hands its engine's handle to this thread, which joins it (createMman({ shared })) and
  * checks the state the run ended in as test/threads-abi.test.ts does.
  */
+import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { createMman, type SharedMmanHandle } from "../syscalls/create-mman.js";
@@ -88,5 +89,18 @@ describe("the adapter's own checks", () => {
   it("an unshared memory is refused at attach, not in a worker", () => {
     const main = new EmnapiMman({ onWarning: () => undefined });
     expect(() => main.attach({ exports: {} } as WebAssembly.Instance, new WebAssembly.Memory({ initial: 2 }))).toThrow(/shared memory/);
+  });
+});
+
+describe("from the built package", () => {
+  it('"wasi-mman/emnapi" exports the adapter, with no import of emnapi itself', async () => {
+    // The package's own name resolves through its "exports" (Node's self-reference).
+    expect(import.meta.resolve("wasi-mman/emnapi")).toBe(new URL("../dist/hosts/emnapi.js", import.meta.url).href);
+    const built = (await import("wasi-mman/emnapi")) as typeof import("../hosts/emnapi.js");
+    expect(typeof built.EmnapiMman).toBe("function");
+    expect(typeof built.EmnapiMmanThread).toBe("function");
+    expect(built.MMAN_HANDLE_KEY).toBe(MMAN_HANDLE_KEY);
+    // Users of the adapter bring their own @emnapi/wasi-threads and @tybys/wasm-util.
+    expect(readFileSync(new URL("../dist/hosts/emnapi.js", import.meta.url), "utf8")).not.toMatch(/(from|import\()\s*["']@(emnapi|tybys)\//);
   });
 });
