@@ -5,7 +5,9 @@
  * imports while thread 0 moves the break; emnapi spawns the workers, the adapter gives each one
  * the engine. The program's main thread (test/threads/emnapi-main.ts) runs in a worker of its
  * own and hands its engine's handle to this thread, which joins it (createMman({ shared })) and
- * checks the state the run ended in as test/threads-abi.test.ts does.
+ * checks the state the run ended in as test/threads-abi.test.ts does. Once with a new worker per
+ * thread-spawn, once with emnapi's pool of 4 workers loaded up front (preloadWorkers), where
+ * beforeLoad runs before _start for every worker of the pool.
  */
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
@@ -18,8 +20,8 @@ import { evalWorkerSource } from "./threads/ts-worker.js";
 type MainMessage = { type: "attached"; heapBase: number; handle: SharedMmanHandle } | { type: "exit"; exitCode: number } | { type: "warning"; message: string };
 
 /** Runs the program's main thread in a worker; resolves with its exit code and the engine's handle. */
-function runUnderEmnapi(bytes: Uint8Array, pageSize: number, timeoutMs: number): Promise<{ exitCode: number | "timeout"; handle: SharedMmanHandle; warnings: string[] }> {
-  const worker = new Worker(evalWorkerSource(new URL("./threads/emnapi-main.ts", import.meta.url)), { eval: true, workerData: { bytes, pageSize, args: ["mman-churn"] } });
+function runUnderEmnapi(bytes: Uint8Array, pageSize: number, pool: boolean, timeoutMs: number): Promise<{ exitCode: number | "timeout"; handle: SharedMmanHandle; warnings: string[] }> {
+  const worker = new Worker(evalWorkerSource(new URL("./threads/emnapi-main.ts", import.meta.url)), { eval: true, workerData: { bytes, pageSize, pool, args: ["mman-churn"] } });
   let handle: SharedMmanHandle | null = null;
   const warnings: string[] = [];
   return new Promise((resolve, reject) => {
@@ -43,10 +45,14 @@ function runUnderEmnapi(bytes: Uint8Array, pageSize: number, timeoutMs: number):
   });
 }
 
-describe.each([4096, 65536])("@emnapi/wasi-threads with the shared engine, %i-byte pages", (pageSize) => {
+describe.each([
+  [4096, false],
+  [65536, false],
+  [4096, true],
+])("@emnapi/wasi-threads with the shared engine, %i-byte pages, worker pool %s", (pageSize, pool) => {
   it("4 threads spawned by emnapi share one engine: no page handed out twice, every live mapping and the break keep their bytes", async () => {
     const started = performance.now();
-    const run = await runUnderEmnapi(await threadFixture("mman-churn"), pageSize, 45_000);
+    const run = await runUnderEmnapi(await threadFixture("mman-churn"), pageSize, pool, 45_000);
     const elapsed = performance.now() - started;
     const mman = createMman({ shared: run.handle });
     expect(churnFailure(run.handle.memory)).toBeNull();
@@ -56,7 +62,7 @@ describe.each([4096, 65536])("@emnapi/wasi-threads with the shared engine, %i-by
     const figures = checkChurn(run.handle.memory, mman);
     expect(figures.calls.mmap).toBeGreaterThan(1000);
     console.log(
-      `emnapi, ${pageSize / 1024} KiB pages: ${figures.calls.mmap} mmap, ${figures.calls.munmap} munmap, ${figures.calls.mremap} mremap, ` +
+      `emnapi${pool ? " (pool of 4 preloaded workers)" : ""}, ${pageSize / 1024} KiB pages: ${figures.calls.mmap} mmap, ${figures.calls.munmap} munmap, ${figures.calls.mremap} mremap, ` +
         `${figures.calls.brk} brk from 4 threads (${figures.mostRunning} at once) in ${elapsed.toFixed(0)} ms (workers included)`,
     );
   }, 60_000);
