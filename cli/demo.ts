@@ -23,12 +23,15 @@ Ctrl-C stops the server.
 
 Options:
   --port N      the port (default 5178; 0: any free port)
+  --guard       tick the page's "guard": runs are made as run --guard makes them, and the
+                page at which the guard stops a program is drawn red in the map (docs/guard.md)
   -h, --help    show this help
 
 Example:
-  wasi-mman demo prog.wasm`;
+  wasi-mman demo prog.wasm
+  wasi-mman demo --guard prog.wasm`;
 
-const SPEC = { "--port": "value", "--help": "flag" } as const;
+const SPEC = { "--port": "value", "--guard": "flag", "--help": "flag" } as const;
 
 /** The built page: dist/demo in the package. */
 function demoDir(): string {
@@ -61,7 +64,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     } catch (error) {
       throw new UsageError(`cannot listen on 127.0.0.1:${port}: ${(error as NodeJS.ErrnoException).code ?? String(error)} (try --port 0)`);
     }
-    const url = module === null ? server.url : `${server.url}?module=${encodeURIComponent(`/user/${module.name}`)}`;
+    const query = [module === null ? null : `module=${encodeURIComponent(`/user/${module.name}`)}`, options.has("--guard") ? "guard=1" : null].filter((part) => part !== null);
+    const url = query.length === 0 ? server.url : `${server.url}?${query.join("&")}`;
     // The first line is the address, alone, for scripts (and the browser tests).
     console.log(url);
     writeLineSync(2, `wasi-mman demo: serving ${dir}${module === null ? "" : ` and ${rest[0]}`} on ${server.url} (Ctrl-C stops)`);

@@ -6,7 +6,8 @@
  * `?autorun=<fixture>&page=<size>` runs a fixture as soon as the page loads (add `&sweep=0`
  * to skip the page-size chart) and writes what the page showed and what the engine reported
  * into <pre id="result"> as JSON, with "status": "done" once everything is drawn. The browser
- * tests read it (test/browser-chromium.test.ts).
+ * tests read it (test/browser-chromium.test.ts). `&guard=1` ticks "guard": the run is made as
+ * `run --guard` makes it, and a fault's page is drawn red in the map (test/guard-html.test.ts).
  */
 import type { MmanStats, TraceRecord } from "../browser.js";
 import { PAGE_SIZES, type DemoFixture } from "./catalogue.js";
@@ -25,6 +26,7 @@ function $<T extends HTMLElement>(id: string): T {
 const ui = {
   fixture: $<HTMLSelectElement>("fixture"),
   pageSize: $<HTMLSelectElement>("page-size"),
+  guard: $<HTMLInputElement>("guard"),
   run: $<HTMLButtonElement>("run"),
   open: $<HTMLInputElement>("open"),
   controls: $<HTMLFormElement>("controls"),
@@ -118,6 +120,7 @@ function renderStats(stats: MmanStats): void {
 }
 
 function problemOf(run: RunOutcome): string | null {
+  if (run.fault !== null) return `stopped by the guard: ${run.fault.text.split("\n")[0].replace(/^wasi-mman guard: /, "")} (exit code 139)`;
   if (run.error !== null) return run.error;
   if (run.invariantError !== null) return run.invariantError;
   if (run.fixture.exitCode !== undefined && run.exitCode !== run.fixture.exitCode) return `exit code ${run.exitCode}, expected ${run.fixture.exitCode}`;
@@ -131,8 +134,8 @@ function problemOf(run: RunOutcome): string | null {
  * Runs a fixture in a worker of its own (worker.js), or in this thread when workers are not
  * available (`?worker=0`, or a browser without module workers).
  */
-function run(fixture: DemoFixture, bytes: Uint8Array<ArrayBuffer>, pageSize: number, record: boolean): Promise<RunOutcome> {
-  if (!useWorker) return runFixture(fixture, bytes, pageSize, record);
+function run(fixture: DemoFixture, bytes: Uint8Array<ArrayBuffer>, pageSize: number, record: boolean, guard = false): Promise<RunOutcome> {
+  if (!useWorker) return runFixture(fixture, bytes, pageSize, record, guard);
   return new Promise((resolve, reject) => {
     const worker = new Worker("worker.js", { type: "module" });
     const done = (): void => worker.terminate();
@@ -146,7 +149,7 @@ function run(fixture: DemoFixture, bytes: Uint8Array<ArrayBuffer>, pageSize: num
       reject(new Error(`the worker failed: ${event.message}`));
     });
     // The bytes are copied (not transferred): the page keeps them for the next run.
-    const request: WorkerRequest = { fixture, bytes, pageSize, record };
+    const request: WorkerRequest = { fixture, bytes, pageSize, record, guard };
     worker.postMessage(request);
   });
 }
@@ -158,18 +161,19 @@ async function runSelected(sweep: boolean): Promise<void> {
   view.stop();
   ui.run.disabled = true;
   try {
-    setStatus(`running ${fixture.id} at ${pageSize / 1024} KiB pages…`);
+    const guard = ui.guard.checked;
+    setStatus(`running ${fixture.id} at ${pageSize / 1024} KiB pages${guard ? " under the guard (loading Binaryen)" : ""}…`);
     const bytes = await fixtureBytes(fixture);
     const started = performance.now();
-    outcome = await run(fixture, bytes, pageSize, true);
+    outcome = await run(fixture, bytes, pageSize, true, guard);
     const elapsed = performance.now() - started;
-    if (outcome.timeline !== null) view.show({ pageSize, timeline: outcome.timeline, records: outcome.records });
+    if (outcome.timeline !== null) view.show({ pageSize, timeline: outcome.timeline, records: outcome.records, fault: outcome.fault });
     renderStats(outcome.stats);
     ui.statsCaption.textContent = `after the run, ${pageSize / 1024} KiB pages`;
     const strideNote = outcome.stride > 1 ? `; the map was taken every ${outcome.stride} calls towards the end` : "";
     ui.logCaption.textContent = `${outcome.records.length} calls${strideNote}`;
     const fileNote = Object.entries(outcome.files).map(([name, text]) => `\n[${name} after the run] ${text}`).join("");
-    ui.stdout.textContent = outcome.stdout + fileNote;
+    ui.stdout.textContent = outcome.stdout + fileNote + (outcome.fault === null ? "" : `\n${outcome.fault.text}\n`);
     const problem = problemOf(outcome);
     setStatus(
       problem === null ? `${fixture.id}: exit ${outcome.exitCode ?? "-"}, ${outcome.records.length} calls, ${elapsed.toFixed(0)} ms` : `${fixture.id}: ${problem}`,
@@ -262,6 +266,8 @@ function writeResult(extra: Record<string, unknown>): void {
           // The engine's map at the end, one digit per page, for checks done outside the page.
           engineKinds: Array.from(run.kinds, (k) => (k === OUTSIDE ? "-" : String(k))).join(""),
           canvasCellCounts: readBackCells($<HTMLCanvasElement>("map"), layout),
+          fault: run.fault,
+          faultCell: view.faultCell(layout),
           stats: run.stats,
           sweep: sweepPoints,
           ...extra,
@@ -302,6 +308,7 @@ async function main(): Promise<void> {
 
   const params = new URLSearchParams(location.search);
   if (params.get("worker") === "0") useWorker = false;
+  if (params.get("guard") === "1") ui.guard.checked = true;
   const autorun = params.get("autorun");
   const page = params.get("page");
   if (page !== null) ui.pageSize.value = page;

@@ -9,6 +9,32 @@ import type { DemoFixture } from "./catalogue.js";
 
 export { OUTSIDE, Timeline, type Step } from "../cli/map-steps.js";
 
+/** What the demo takes from wasi-mman-guard.js (guard/browser.ts, built next to the page). */
+interface GuardBundle {
+  instrument(bytes: Uint8Array): { bytes: Uint8Array<ArrayBuffer> };
+  createGuardedMman(options: Parameters<typeof createMman>[0]): Mman & { guard: { summary(error: unknown): GuardFault | null } };
+}
+
+/** A `--guard` fault as the demo shows it (guard/report.ts FaultSummary, in part). */
+export interface GuardFault {
+  address: number;
+  page: number;
+  access: string;
+  size: number;
+  what: string;
+  text: string;
+}
+
+/**
+ * The guard, loaded the first time a run asks for it: Binaryen is 15 MB, so the page and the
+ * worker never load it otherwise. The URL is computed, so the bundler leaves the import alone.
+ */
+let guardBundle: Promise<GuardBundle> | null = null;
+function loadGuard(): Promise<GuardBundle> {
+  guardBundle ??= import(/* @vite-ignore */ new URL("./wasi-mman-guard.js", import.meta.url).href) as Promise<GuardBundle>;
+  return guardBundle;
+}
+
 export interface RunOutcome {
   fixture: DemoFixture;
   pageSize: number;
@@ -30,6 +56,8 @@ export interface RunOutcome {
   files: Record<string, string>;
   /** The live engine, when the run happened in this thread (not in the page's worker). */
   mman?: Mman;
+  /** The access the guard stopped the run at (a run with `guard`), or null. */
+  fault: GuardFault | null;
 }
 
 /** What the worker sends back: a RunOutcome without the engine, the timeline as its steps. */
@@ -54,8 +82,13 @@ export function fromReply(reply: WorkerReply): RunOutcome {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Runs `fixture` (its bytes) at `pageSize`; records a timeline unless `record` is false. */
-export async function runFixture(fixture: DemoFixture, bytes: Uint8Array<ArrayBuffer>, pageSize: number, record = true): Promise<RunOutcome> {
+/**
+ * Runs `fixture` (its bytes) at `pageSize`; records a timeline unless `record` is false. With
+ * `guard`, the module is instrumented and runs on a guarded engine, as `run --guard` runs it:
+ * the first access to memory it may not touch stops it, and the outcome holds the fault.
+ */
+export async function runFixture(fixture: DemoFixture, bytes: Uint8Array<ArrayBuffer>, pageSize: number, record = true, guard = false): Promise<RunOutcome> {
+  const guarded = guard ? await loadGuard() : null;
   let stdout = "";
   const dirFiles = new Map<string, File>();
   for (const [name, text] of Object.entries(fixture.files ?? {})) dirFiles.set(name, new File(encoder.encode(text)));
@@ -69,7 +102,7 @@ export async function runFixture(fixture: DemoFixture, bytes: Uint8Array<ArrayBu
 
   const records: TraceRecord[] = [];
   const recorder = record ? new MapRecorder(() => mman.space.pageKinds()) : null;
-  const mman: Mman = createMman({
+  const mman = (guarded?.createGuardedMman ?? createMman)({
     pageSize,
     files: shimFileResolver(wasi),
     onWarning: (message) => (stdout += `[wasi-mman] ${message}\n`),
@@ -81,13 +114,14 @@ export async function runFixture(fixture: DemoFixture, bytes: Uint8Array<ArrayBu
 
   let exitCode: number | null = null;
   let error: string | null = null;
+  let fault: GuardFault | null = null;
   try {
     const env = {
       abort(_message: number, _file: number, line: number, column: number): never {
         throw new Error(`the program aborted at ${line}:${column}`);
       },
     };
-    const instantiated = await instantiateWithMman(bytes, { wasi_snapshot_preview1: wasi.wasiImport as WebAssembly.ModuleImports }, { mman, imports: { env } });
+    const instantiated = await instantiateWithMman(guarded === null ? bytes : guarded.instrument(bytes).bytes, { wasi_snapshot_preview1: wasi.wasiImport as WebAssembly.ModuleImports }, { mman, imports: { env } });
     recorder?.start();
     const view = instantiated.wasiView as unknown as Parameters<WASI["start"]>[0];
     if (fixture.run.kind === "command") {
@@ -105,6 +139,9 @@ export async function runFixture(fixture: DemoFixture, bytes: Uint8Array<ArrayBu
     }
   } catch (caught) {
     error = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
+    fault = guarded === null || !(caught instanceof WebAssembly.RuntimeError) ? null : (mman as ReturnType<GuardBundle["createGuardedMman"]>).guard.summary(caught);
+    // As run --guard ends: SIGSEGV's status.
+    if (fault !== null) exitCode = 139;
   }
   const finalKinds = recorder?.finish() ?? mman.space.pageKinds();
 
@@ -130,5 +167,6 @@ export async function runFixture(fixture: DemoFixture, bytes: Uint8Array<ArrayBu
     invariantError,
     files,
     mman,
+    fault,
   };
 }

@@ -3,7 +3,7 @@
  * program runs (big at 4 KiB pages grows 440 MiB and makes 627 calls). One worker per run:
  * ending it frees the program's memory at once.
  *
- *   page --{ fixture, bytes, pageSize, record }--> worker --{ reply } or { error }--> page
+ *   page --{ fixture, bytes, pageSize, record, guard }--> worker --{ reply } or { error }--> page
  */
 import type { DemoFixture } from "./catalogue.js";
 import { runFixture, toReply } from "./run.js";
@@ -13,11 +13,13 @@ export interface WorkerRequest {
   bytes: Uint8Array<ArrayBuffer>;
   pageSize: number;
   record: boolean;
+  /** Instrument the module and run it on a guarded engine (run --guard). */
+  guard: boolean;
 }
 
 addEventListener("message", (event: MessageEvent<WorkerRequest>) => {
-  const { fixture, bytes, pageSize, record } = event.data;
-  runFixture(fixture, bytes, pageSize, record).then(
+  const { fixture, bytes, pageSize, record, guard } = event.data;
+  runFixture(fixture, bytes, pageSize, record, guard).then(
     (outcome) => {
       const { reply, transfer } = toReply(outcome);
       postMessage({ reply }, { transfer });

@@ -91,7 +91,9 @@ export function wasmFrames(stack: string): string[] {
   return stack
     .split("\n")
     .map((line) => line.trim())
-    .filter((line) => line.startsWith("at ") && line.includes("wasm"))
+    // A wasm frame names its function by index (V8: "wasm://wasm/<hash>:wasm-function[9]:0x3f8");
+    // a JavaScript frame's URL or path may hold "wasm" too (a page under /wasm-app/).
+    .filter((line) => line.startsWith("at ") && /wasm-function\[\d+\]/.test(line))
     .filter((line) => !/^at __guard_(miss|range)\b/.test(line));
 }
 

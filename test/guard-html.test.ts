@@ -1,6 +1,7 @@
 // `wasi-mman run --guard --html FILE` (issue 15, item 3): the report of a run the guard stopped
 // carries the fault (the block run printed, the page, the access) and its memory map draws the
-// faulting page in red. fixtures/c/guard/use-after-munmap.c writes into a page it unmapped.
+// faulting page in red; so does the demo page (`wasi-mman demo --guard prog.wasm`), which runs
+// the guard in the browser. fixtures/c/guard/use-after-munmap.c writes into a page it unmapped.
 // The page is checked from the data in Node, and as drawn in headless Chromium (Debian's, over
 // the DevTools pipe: helpers/chromium.ts), which is skipped with one loud line when missing.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,7 +13,8 @@ import { cBuildDir, compileProgram } from "../cli/cc.js";
 import type { RunReportData } from "../cli/run-report-data.js";
 import { cToolchainStatus } from "../scripts/build-c.js";
 import { available, Chromium, CHROMIUM } from "./helpers/chromium.js";
-import { cli } from "./helpers/cli.js";
+import type { Readable } from "node:stream";
+import { cli, startNode, type Running } from "./helpers/cli.js";
 import { ensureBuilt } from "./helpers/package.js";
 
 const toolchain = cToolchainStatus();
@@ -51,6 +53,19 @@ function printedBlock(stderr: string): string {
   expect(start, stderr).toBeGreaterThanOrEqual(0);
   expect(end).toBeGreaterThan(start);
   return stderr.slice(start, end + "(SIGSEGV: exit status 139)".length);
+}
+
+/** The address `wasi-mman demo` prints as its first line. */
+function firstLine(running: Running): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const stdout = running.child.stdout as Readable;
+    stdout.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
+    });
+    running.child.once("exit", (code) => reject(new Error(`demo exited (${code}) before printing its address: ${text}`)));
+  });
 }
 
 interface ReportResult {
@@ -112,6 +127,32 @@ describe.skipIf(!toolchain.ok)("run --guard --html", () => {
     });
     afterAll(async () => {
       await browser?.close();
+    });
+
+    it("wasi-mman demo --guard: the page runs the program under the guard in the browser, shows the block and draws the page red", async () => {
+      const report = reports.get(4096);
+      expect(report, "the report of the run above").toBeDefined();
+      if (report === undefined) return;
+      const server = startNode(["--import", "tsx", "cli/main.ts", "demo", "--port", "0", "--guard", program]);
+      try {
+        const url = await firstLine(server);
+        expect(url).toMatch(/\?module=%2Fuser%2Fuse-after-munmap\.wasm&guard=1$/);
+        const result = await browser.runPage<ReportResult & { exitCode: number; stdout: string; fault: NonNullable<RunReportData["fault"]> | null }>(`${url}&sweep=0`, 120_000);
+        expect(result.status, result.message).toBe("done");
+        expect(result.exitCode).toBe(139);
+        expect(result.stdout).toMatch(/^mapped 16384 bytes\n/);
+        const expected = reportData(report.html).fault as NonNullable<RunReportData["fault"]>;
+        expect(result.fault).not.toBeNull();
+        // The same fault as run --guard found, and the same block up to the wasm frames' module URLs.
+        expect([result.fault?.address, result.fault?.page, result.fault?.what]).toEqual([expected.address, expected.page, expected.what]);
+        const unframed = (text: string): string => text.replace(/\(wasm:\/\/wasm\/[0-9a-f]+:/g, "(");
+        expect(unframed(result.fault?.text ?? "")).toBe(unframed(report.block));
+        expect(result.faultCell).toBe(Math.floor(expected.page / result.layout.groupSize));
+        expect(result.canvasCellCounts.FAULT).toBe(1);
+        expect(await browser.evaluate<string>(`document.getElementById("status").textContent`)).toMatch(/stopped by the guard: invalid write of 1 byte/);
+      } finally {
+        server.child.kill("SIGTERM");
+      }
     });
 
     it("the map draws the faulting page's cell in red, every other cell in its kind's colour; the legend names the page", async () => {

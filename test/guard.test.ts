@@ -15,6 +15,7 @@ import { buildFixture, buildSqlite, cToolchainStatus, type CFixture } from "../s
 import { createGuardedMman, EXIT_SEGV, GuardAttachError, type GuardedMman } from "../guard/guard.js";
 import { instrument } from "../guard/instrument.js";
 import { runWithShim } from "../hosts/shim.js";
+import { shimFileResolver } from "../hosts/shim-files.js";
 import { createMman } from "../syscalls/create-mman.js";
 
 const toolchain = cToolchainStatus();
@@ -32,7 +33,9 @@ async function run(bytes: Uint8Array, pageSize: number, guarded: boolean): Promi
   const out: string[] = [];
   const fds = [new OpenFile(new File([])), ConsoleStdout.lineBuffered((line) => out.push(line)), ConsoleStdout.lineBuffered(() => {})];
   const wasi = new WASI(["prog"], [], fds, { debug: false });
-  const mman = guarded ? createGuardedMman({ pageSize }) : createMman({ pageSize });
+  // runWithShim takes a given engine as it is: the file resolver must come with it.
+  const files = shimFileResolver(wasi);
+  const mman = guarded ? createGuardedMman({ pageSize, files }) : createMman({ pageSize, files });
   try {
     const result = await runWithShim(bytes as Uint8Array<ArrayBuffer>, { wasi, mman, run: "command" });
     return { exitCode: result.exitCode, stdout: out.join("\n"), report: null, error: null, mman: guarded ? (mman as GuardedMman) : null };
@@ -136,6 +139,8 @@ async function expectUnchanged(path: string, pageSize: number): Promise<void> {
   expect(guarded.report).toBeNull();
   expect(guarded.error).toBeNull();
   expect(guarded.exitCode).toBe(plain.exitCode);
+  // Both runs pass their own checks (a failure in both would compare equal).
+  expect(plain.stdout).not.toMatch(/^FAIL /m);
   // The table takes the place where the heap began, so printed addresses move; nothing else.
   const masked = (text: string): string => text.replace(/=\d{5,}|0x[0-9a-f]+/g, "=ADDR");
   expect(masked(guarded.stdout)).toBe(masked(plain.stdout));

@@ -25,7 +25,7 @@ function newestMtime(path: string): number {
  * builds first, so this is usually a check).
  */
 export function ensureBuilt(): void {
-  const outputs = [join(repoRoot, "dist", "index.js"), join(repoRoot, "dist", "cli", "main.js"), join(repoRoot, "examples", "hello.wasm"), join(repoRoot, "dist", "demo", "report.js")];
+  const outputs = [join(repoRoot, "dist", "index.js"), join(repoRoot, "dist", "cli", "main.js"), join(repoRoot, "examples", "hello.wasm"), join(repoRoot, "dist", "demo", "report.js"), join(repoRoot, "dist", "demo", "wasi-mman-guard.js")];
   const built = outputs.every((file) => existsSync(file)) ? Math.min(...outputs.map((file) => statSync(file).mtimeMs)) : 0;
   const inputs = Math.max(...BUILD_INPUTS.map((input) => newestMtime(join(repoRoot, input))));
   if (built > inputs) return;
