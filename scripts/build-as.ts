@@ -18,6 +18,14 @@ const outDir = join(root, ".cache", "build", "as");
 // `_initialize` after `mman.attach(instance)`.
 const common = ["-O3", "--noAssert", "--exportStart", "_initialize"];
 const debug = ["--use", "MMAN_DEBUG=1"];
+// The threaded allocator (docs/guest-as.md "Threads"): atomics, and an imported shared memory
+// that may grow to the whole 4 GiB, since the host decides its maximum. The data starts at
+// 4096 so that the allocator's shared state (1024..2352) lies in no data segment. The table
+// is exported so that the lock's slow path stays an indirect call (guest/as/alloc.ts says why).
+const threads = [
+  "--use", "MMAN_THREADS=1", "--enable", "threads", "--importMemory", "--sharedMemory", "--maximumMemory", "65536",
+  "--memoryBase", "4096", "--exportTable",
+];
 
 export interface AsTarget {
   /** Entry file, relative to the repository root. */
@@ -36,6 +44,16 @@ export const AS_TARGETS = {
     entry: "guest/as/index.ts",
     args: [...common, ...debug, "--runtime", "stub"],
     description: "the allocator reporting every allocation to mman_debug.*",
+  },
+  "alloc-threads": {
+    entry: "guest/as/threads.ts",
+    args: [...common, ...threads, "--runtime", "stub"],
+    description: "the allocator for several instances on one shared memory (a lock in memory)",
+  },
+  "alloc-threads-unlocked": {
+    entry: "guest/as/threads.ts",
+    args: [...common, ...threads, "--use", "MMAN_THREADS_UNLOCKED=1", "--runtime", "stub"],
+    description: "test only: the threaded allocator without its lock",
   },
   scenarios: {
     entry: "fixtures/as/scenarios.ts",

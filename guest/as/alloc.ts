@@ -45,6 +45,30 @@
 // - Segregation alone would strand memory in lists of sizes nobody asks for any more. So
 //   before the heap grows, every quick list is flushed back into the coalescing lists
 //   (dlmalloc calls this consolidation): hoarded small blocks never make the heap larger.
+//
+// The threaded build (`--use MMAN_THREADS=1 --enable threads --importMemory --sharedMemory`,
+// docs/guest-as.md "Threads") is for several instances on one shared memory, one per thread.
+// Two things change, and nothing else:
+// - Where the state lives. A wasm global belongs to one instance, so the lists and the
+//   scalars move to fixed addresses below the data segments (the build passes --memoryBase):
+//   an instantiation writes its module's active data segments again, and a list head in one
+//   of them would be reset under the other threads' feet.
+//
+//      1024 ─► [lock][ready][9 scalars: pageSize .. heapBytes][.][contended][sleeps][...]
+//      1088 ─► bin bitmap                                                  32 bytes
+//      1120 ─► quick-list heads                                           260 bytes
+//      1392 ─► bin heads                                                  960 bytes
+//      2352 ─► (end; the module's data starts at --memoryBase, 4096)
+//
+// - A lock around every exported call. It is a futex mutex in memory (Drepper, "Futexes Are
+//   Tricky", mutex 3: 0 free, 1 held, 2 held with waiters), like the host's engine lock
+//   (runtime/lock.ts). Taking it copies the shared scalars into this instance's globals,
+//   releasing it copies them back, so the code between runs unchanged on globals. The first
+//   instance to release it sets `ready`; before that the scalars in memory mean nothing and
+//   an instance keeps its globals' start values: that is the heap's one-time initialisation,
+//   and the lock makes it happen exactly once. The host calls made under the lock (brk, mmap,
+//   munmap, mremap) take the shared engine's own lock inside ours; the engine never calls
+//   back, so the two locks are always taken in the same order.
 
 // ---- Host calls (docs/abi.md). Pointers and lengths are u32; failures are -errno. ----
 
@@ -83,6 +107,12 @@ declare function debug_on_realloc(oldPtr: usize, newPtr: usize, size: usize, usa
 
 // @ts-ignore: decorator
 @inline const DEBUG_HOOKS: bool = isDefined(MMAN_DEBUG);
+// @ts-ignore: decorator
+@inline const THREADS: bool = isDefined(MMAN_THREADS);
+// Test builds only: the threaded layout with the lock left out, to show that the lock is what
+// keeps a shared heap whole (test/as-threads.test.ts).
+// @ts-ignore: decorator
+@inline const THREADS_UNLOCKED: bool = isDefined(MMAN_THREADS_UNLOCKED);
 
 // Linux asm-generic values (ABI.md "Flag values").
 // @ts-ignore: decorator
@@ -144,9 +174,46 @@ declare function debug_on_realloc(oldPtr: usize, newPtr: usize, size: usize, usa
 // @ts-ignore: decorator
 @inline export const DEFAULT_MMAP_THRESHOLD: usize = 114688;
 
-const binHeads = memory.data(BIN_COUNT << 2, 16);
-const binBitmap = memory.data(BITMAP_WORDS << 2, 16);
-const quickHeads = memory.data((<i32>(QUICK_MAX >> 4) + 1) << 2, 16);
+// ---- Shared state of the threaded build (see the diagram at the top) ----
+
+// @ts-ignore: decorator
+@inline const SHARED_LOCK: usize = 1024;
+// Non-zero once some instance has released the lock: the scalars below are then the heap's.
+// @ts-ignore: decorator
+@inline const SHARED_READY: usize = SHARED_LOCK + 4;
+// @ts-ignore: decorator
+@inline const SHARED_SCALARS: usize = SHARED_LOCK + 8;
+// Statistics of the lock: acquisitions that found it held, and sleeps in wait32.
+// @ts-ignore: decorator
+@inline const SHARED_CONTENDED: usize = SHARED_LOCK + 48;
+// @ts-ignore: decorator
+@inline const SHARED_SLEEPS: usize = SHARED_LOCK + 52;
+// @ts-ignore: decorator
+@inline const SHARED_BITMAP: usize = SHARED_LOCK + 64;
+// @ts-ignore: decorator
+@inline const SHARED_QUICK_HEADS: usize = SHARED_BITMAP + (BITMAP_WORDS << 2);
+// @ts-ignore: decorator
+@inline const SHARED_BIN_HEADS: usize = (SHARED_QUICK_HEADS + (((QUICK_MAX >> 4) + 1) << 2) + 15) & ~15;
+// @ts-ignore: decorator
+@inline const SHARED_END: usize = SHARED_BIN_HEADS + (BIN_COUNT << 2);
+// How often a thread that finds the lock held looks again before it sleeps: most holds last
+// one small allocation, shorter than a wait and a wake-up.
+// @ts-ignore: decorator
+@inline const LOCK_SPINS: i32 = 64;
+// @ts-ignore: decorator
+@inline const LOCK_FREE: i32 = 0;
+// @ts-ignore: decorator
+@inline const LOCK_HELD: i32 = 1;
+// @ts-ignore: decorator
+@inline const LOCK_CONTENDED: i32 = 2;
+
+if (THREADS && <usize>ASC_MEMORY_BASE < SHARED_END) {
+  ERROR("the threaded build keeps its state below the data: build it with --memoryBase 4096");
+}
+
+const binHeads: usize = THREADS ? SHARED_BIN_HEADS : memory.data(BIN_COUNT << 2, 16);
+const binBitmap: usize = THREADS ? SHARED_BITMAP : memory.data(BITMAP_WORDS << 2, 16);
+const quickHeads: usize = THREADS ? SHARED_QUICK_HEADS : memory.data((<i32>(QUICK_MAX >> 4) + 1) << 2, 16);
 
 let pageSize: usize = 0;
 let pageMask: usize = 0;
@@ -160,6 +227,95 @@ let brkSegment: usize = 0;
 let segments: usize = 0;
 let quickBytes: usize = 0;
 let heapBytes: usize = 0;
+
+// ---- The heap lock (threaded build; nothing at all otherwise) ----
+
+// The slow path of taking the lock: it spins a little, then sleeps in memory.atomic.wait32.
+// It must run as a call of its own, never inlined into the exports. On Node 20 (V8 11.3),
+// code from the baseline compiler (Liftoff) that runs memory.atomic.wait32 came back with
+// another live local of the same function changed: a loop counter ran past its bound, and
+// malloc's arguments went wrong in the threaded test. TurboFan code was right, and so was the
+// same loop with the wait in a called function, since a call keeps the caller's locals out
+// of reach. Binaryen inlines small functions, so this one is called through the function
+// table (`contendedPath` in acquireLock), and the build exports the table (--exportTable)
+// so that binaryen cannot turn the indirect call back into a direct one.
+// test/as-threads.test.ts checks that the wait is in exactly this one function.
+function acquireContended(state: i32): void {
+  atomic.add<u32>(SHARED_CONTENDED, 1);
+  for (let spin = 0; spin < LOCK_SPINS; ++spin) {
+    if (atomic.load<i32>(SHARED_LOCK) == LOCK_FREE) {
+      state = atomic.cmpxchg<i32>(SHARED_LOCK, LOCK_FREE, LOCK_HELD);
+      if (state == LOCK_FREE) return;
+    }
+  }
+  // Mark the lock contended so that its holder wakes someone, then sleep until it is free.
+  if (state != LOCK_CONTENDED) state = atomic.xchg<i32>(SHARED_LOCK, LOCK_CONTENDED);
+  while (state != LOCK_FREE) {
+    atomic.add<u32>(SHARED_SLEEPS, 1);
+    atomic.wait<i32>(SHARED_LOCK, LOCK_CONTENDED, -1);
+    state = atomic.xchg<i32>(SHARED_LOCK, LOCK_CONTENDED);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function acquireLock(): void {
+  let state = atomic.cmpxchg<i32>(SHARED_LOCK, LOCK_FREE, LOCK_HELD);
+  if (state != LOCK_FREE) {
+    let contendedPath: (state: i32) => void = acquireContended;
+    contendedPath(state);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function releaseLock(): void {
+  if (atomic.sub<i32>(SHARED_LOCK, 1) != LOCK_HELD) {
+    atomic.store<i32>(SHARED_LOCK, LOCK_FREE);
+    atomic.notify(SHARED_LOCK, 1);
+  }
+}
+
+// Every exported call that reads or changes the heap runs between lockHeap() and unlockHeap().
+// @ts-ignore: decorator
+@inline function lockHeap(): void {
+  if (THREADS) {
+    if (!THREADS_UNLOCKED) acquireLock();
+    if (atomic.load<i32>(SHARED_READY)) {
+      pageSize = load<usize>(SHARED_SCALARS, 0);
+      pageMask = load<usize>(SHARED_SCALARS, 4);
+      mmapThreshold = load<usize>(SHARED_SCALARS, 8);
+      mmapThresholdMax = load<usize>(SHARED_SCALARS, 12);
+      brkStart = load<usize>(SHARED_SCALARS, 16);
+      brkSegment = load<usize>(SHARED_SCALARS, 20);
+      segments = load<usize>(SHARED_SCALARS, 24);
+      quickBytes = load<usize>(SHARED_SCALARS, 28);
+      heapBytes = load<usize>(SHARED_SCALARS, 32);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function unlockHeap(): void {
+  if (THREADS) {
+    store<usize>(SHARED_SCALARS, pageSize, 0);
+    store<usize>(SHARED_SCALARS, pageMask, 4);
+    store<usize>(SHARED_SCALARS, mmapThreshold, 8);
+    store<usize>(SHARED_SCALARS, mmapThresholdMax, 12);
+    store<usize>(SHARED_SCALARS, brkStart, 16);
+    store<usize>(SHARED_SCALARS, brkSegment, 20);
+    store<usize>(SHARED_SCALARS, segments, 24);
+    store<usize>(SHARED_SCALARS, quickBytes, 28);
+    store<usize>(SHARED_SCALARS, heapBytes, 32);
+    atomic.store<i32>(SHARED_READY, 1);
+    if (!THREADS_UNLOCKED) releaseLock();
+  }
+}
+
+// `return unlockedWith(value)` leaves a call with many exits.
+// @ts-ignore: decorator
+@inline function unlockedWith(result: i32): i32 {
+  unlockHeap();
+  return result;
+}
 
 // ---- Small helpers ----
 
@@ -526,8 +682,10 @@ function allocate(size: usize): usize {
 }
 
 export function malloc(size: usize): usize {
+  lockHeap();
   let payload = allocate(size);
   if (DEBUG_HOOKS) if (payload) debug_on_alloc(payload, size, malloc_usable_size(payload));
+  unlockHeap();
   return payload;
 }
 
@@ -558,19 +716,28 @@ function release(payload: usize): void {
 
 export function free(payload: usize): void {
   if (!plausible(payload)) return;
-  if (DEBUG_HOOKS) if (debug_check_free(payload)) return;
+  lockHeap();
+  if (DEBUG_HOOKS) {
+    if (debug_check_free(payload)) {
+      unlockHeap();
+      return;
+    }
+  }
   release(payload);
   if (DEBUG_HOOKS) debug_on_free(payload);
+  unlockHeap();
 }
 
 export function calloc(count: usize, size: usize): usize {
   let total = <u64>count * <u64>size;
   if (total > <u64>MAX_REQUEST) return 0;
   let bytes = <usize>total;
+  lockHeap();
   let payload = allocate(bytes);
   // A mapped block is fresh from mmap, which the host guarantees reads as zeros (ABI.md).
   if (payload && !(load<u32>(payload - HEADER) & MAPPED)) memory.fill(payload, 0, bytes);
   if (DEBUG_HOOKS) if (payload) debug_on_alloc(payload, bytes, malloc_usable_size(payload));
+  unlockHeap();
   return payload;
 }
 
@@ -621,9 +788,16 @@ function reallocate(payload: usize, size: usize): usize {
 export function realloc(payload: usize, size: usize): usize {
   if (!payload) return malloc(size);
   if (!plausible(payload) || size > MAX_REQUEST) return 0;
-  if (DEBUG_HOOKS) if (debug_check_free(payload)) return 0;
+  lockHeap();
+  if (DEBUG_HOOKS) {
+    if (debug_check_free(payload)) {
+      unlockHeap();
+      return 0;
+    }
+  }
   let moved = reallocate(payload, size);
   if (DEBUG_HOOKS) if (moved) debug_on_realloc(payload, moved, size, malloc_usable_size(moved));
+  unlockHeap();
   return moved;
 }
 
@@ -632,6 +806,7 @@ export function aligned_alloc(alignment: usize, size: usize): usize {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0) return 0;
   if (alignment <= ALIGN) return malloc(size);
   if (size > MAX_REQUEST || alignment > 0x10000000) return 0;
+  lockHeap();
   ensureInit();
   let payload: usize = 0;
   if (<u64>size + alignment > <u64>mmapThreshold) {
@@ -655,6 +830,7 @@ export function aligned_alloc(alignment: usize, size: usize): usize {
     }
   }
   if (DEBUG_HOOKS) if (payload) debug_on_alloc(payload, size, malloc_usable_size(payload));
+  unlockHeap();
   return payload;
 }
 
@@ -669,49 +845,73 @@ export function malloc_usable_size(payload: usize): usize {
 // Like mallopt(M_MMAP_THRESHOLD) it only affects later allocations, and it fixes the
 // threshold (turns the dynamic threshold off).
 export function set_mmap_threshold(bytes: usize): usize {
+  lockHeap();
   if (bytes) {
     mmapThreshold = bytes > MAX_REQUEST ? MAX_REQUEST : bytes;
     mmapThresholdMax = 0;
   }
-  return mmapThreshold;
+  let threshold = mmapThreshold;
+  unlockHeap();
+  return threshold;
 }
 
 // Turns on glibc's dynamic threshold with this upper bound (glibc uses 512 KiB on 32-bit
 // targets); 0 turns it off. Returns the bound in force. Off by default: the threshold then
 // stays where set_mmap_threshold (or the 112 KiB default) put it.
 export function set_mmap_threshold_max(bytes: usize): usize {
+  lockHeap();
   mmapThresholdMax = bytes > MAX_REQUEST ? MAX_REQUEST : bytes;
-  return mmapThresholdMax;
+  let bound = mmapThresholdMax;
+  unlockHeap();
+  return bound;
 }
 
 // ---- Introspection for tests and the benchmark ----
 
 // Bytes of heap segments obtained from brk and mmap so far.
 export function heap_bytes(): usize {
-  return heapBytes;
+  lockHeap();
+  let bytes = heapBytes;
+  unlockHeap();
+  return bytes;
 }
 
 // Bytes of free heap blocks (in the bins and on the quick lists).
 export function heap_free_bytes(): usize {
+  lockHeap();
   let total = quickBytes;
   for (let bin: u32 = 0; bin < BIN_COUNT; ++bin) {
     for (let block = load<usize>(binHeads + (<usize>bin << 2)); block; block = load<usize>(block, 4)) {
       total += <usize>(load<u32>(block) & SIZE_MASK);
     }
   }
+  unlockHeap();
   return total;
 }
 
 // Number of heap segments (1 while brk alone has sufficed).
 export function heap_segments(): u32 {
+  lockHeap();
   let count: u32 = 0;
   for (let segment = segments; segment; segment = load<usize>(segment)) ++count;
+  unlockHeap();
   return count;
+}
+
+// Threaded build: how often a call found the heap lock held, and how often it then slept
+// (0 in the single-threaded build, which has no lock).
+export function heap_lock_contended(): u32 {
+  return THREADS ? atomic.load<u32>(SHARED_CONTENDED) : 0;
+}
+
+export function heap_lock_sleeps(): u32 {
+  return THREADS ? atomic.load<u32>(SHARED_SLEEPS) : 0;
 }
 
 // Walks every segment and every list and returns 0, or a negative code naming the first
 // broken invariant (see docs/guest-as.md for the list).
 export function heap_check(): i32 {
+  lockHeap();
   let freeBlocks: u32 = 0;
   let quickBlocks: u32 = 0;
   let quickSeen: usize = 0;
@@ -723,14 +923,14 @@ export function heap_check(): i32 {
     while (block < tail) {
       let header = load<u32>(block);
       let size = <usize>(header & SIZE_MASK);
-      if (size < MIN_BLOCK || block + size > tail) return -1; // block runs past its segment
-      if (((header & PREV_FREE) != 0) != previousFree) return -2; // PREV_FREE out of date
-      if (header & MAPPED) return -3; // heap block marked as mapped
+      if (size < MIN_BLOCK || block + size > tail) return unlockedWith(-1); // block runs past its segment
+      if (((header & PREV_FREE) != 0) != previousFree) return unlockedWith(-2); // PREV_FREE out of date
+      if (header & MAPPED) return unlockedWith(-3); // heap block marked as mapped
       let isFree = (header & FREE) != 0;
       if (isFree) {
-        if (previousFree) return -4; // two free neighbours were not merged
-        if (<usize>load<u32>(block + size - 4) != size) return -5; // footer disagrees
-        if (header & QUICK) return -6; // both free and on a quick list
+        if (previousFree) return unlockedWith(-4); // two free neighbours were not merged
+        if (<usize>load<u32>(block + size - 4) != size) return unlockedWith(-5); // footer disagrees
+        if (header & QUICK) return unlockedWith(-6); // both free and on a quick list
         ++freeBlocks;
       }
       if (header & QUICK) {
@@ -740,38 +940,38 @@ export function heap_check(): i32 {
       previousFree = isFree;
       block += size;
     }
-    if (block != tail) return -7; // blocks do not end exactly at the tail
+    if (block != tail) return unlockedWith(-7); // blocks do not end exactly at the tail
     let tailHeader = load<u32>(tail);
-    if ((tailHeader & SIZE_MASK) != 0) return -8; // tail overwritten
-    if (((tailHeader & PREV_FREE) != 0) != previousFree) return -2;
+    if ((tailHeader & SIZE_MASK) != 0) return unlockedWith(-8); // tail overwritten
+    if (((tailHeader & PREV_FREE) != 0) != previousFree) return unlockedWith(-2);
   }
   let listed: u32 = 0;
   for (let bin: u32 = 0; bin < BIN_COUNT; ++bin) {
     let block = load<usize>(binHeads + (<usize>bin << 2));
     let bitSet = (load<u32>(binBitmap + (<usize>(bin >> 5) << 2)) & (1 << (bin & 31))) != 0;
-    if (bitSet != (block != 0)) return -9; // bitmap disagrees with the bin
+    if (bitSet != (block != 0)) return unlockedWith(-9); // bitmap disagrees with the bin
     let previous: usize = 0;
     while (block) {
       let header = load<u32>(block);
-      if (!(header & FREE)) return -10; // a listed block is not free
-      if (binOf(<usize>(header & SIZE_MASK)) != bin) return -11; // block in the wrong bin
-      if (load<usize>(block, 8) != previous) return -12; // broken back link
+      if (!(header & FREE)) return unlockedWith(-10); // a listed block is not free
+      if (binOf(<usize>(header & SIZE_MASK)) != bin) return unlockedWith(-11); // block in the wrong bin
+      if (load<usize>(block, 8) != previous) return unlockedWith(-12); // broken back link
       ++listed;
       previous = block;
       block = load<usize>(block, 4);
     }
   }
-  if (listed != freeBlocks) return -13; // free blocks missing from the lists
+  if (listed != freeBlocks) return unlockedWith(-13); // free blocks missing from the lists
   let quickListed: u32 = 0;
   for (let index: usize = 1; index <= (QUICK_MAX >> 4); ++index) {
     let block = load<usize>(quickHeads + (index << 2));
     while (block) {
       let header = load<u32>(block);
-      if (!(header & QUICK) || <usize>(header & SIZE_MASK) != index << 4) return -14; // quick list entry
+      if (!(header & QUICK) || <usize>(header & SIZE_MASK) != index << 4) return unlockedWith(-14); // quick list entry
       ++quickListed;
       block = load<usize>(block, 4);
     }
   }
-  if (quickListed != quickBlocks || quickSeen != quickBytes) return -15; // quick lists miscounted
-  return 0;
+  if (quickListed != quickBlocks || quickSeen != quickBytes) return unlockedWith(-15); // quick lists miscounted
+  return unlockedWith(0);
 }
