@@ -187,6 +187,23 @@ describe("threaded AS allocator build", () => {
     expect(text).not.toMatch(new RegExp(`\\(export "[^"]+" \\(func \\${name}\\)\\)`));
     expect(text).toContain("call_indirect");
   });
+
+  it("keeps no heap state of its own per instance: every mutable global is one the lock copies, and no data covers the shared state", async () => {
+    const wabt = await (await import("wabt")).default();
+    const parsed = wabt.readWasm(await loadAs("alloc-threads"), { threads: true });
+    const text = parsed.toText({});
+    parsed.destroy();
+    // pageSize, pageMask, mmapThreshold, mmapThresholdMax, brkStart, brkSegment, segments,
+    // quickBytes, heapBytes: a new global in guest/as/alloc.ts must be added to lockHeap and
+    // unlockHeap, or each instance would keep its own value.
+    expect(text.match(/\(global \(;\d+;\) \(mut /g) ?? []).toHaveLength(9);
+    // No memory.grow: all memory comes from the host, under its lock.
+    expect(text).not.toContain("memory.grow");
+    // An instantiation writes the data segments again; none may touch 1024..2352.
+    const offsets = [...text.matchAll(/\(data \(;\d+;\) \(i32\.const (\d+)\)/g)].map((match) => Number(match[1]));
+    expect(offsets).toHaveLength(text.split("(data ").length - 1);
+    for (const offset of offsets) expect(offset).toBeGreaterThanOrEqual(4096);
+  });
 });
 
 describe("threaded AS allocator without its lock", () => {
