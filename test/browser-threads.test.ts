@@ -295,7 +295,7 @@ describe.skipIf(!available)("in headless Chromium", () => {
       expect(figures.calls.mremap).toBeGreaterThan(1000);
       console.log(
         `Chromium, ${pageSize / 1024} KiB pages: ${figures.calls.mmap} mmap, ${figures.calls.munmap} munmap, ${figures.calls.mremap} mremap, ${figures.calls.brk} brk ` +
-          `from 4 threads in ${result.ms.toFixed(0)} ms; ${figures.mappings} mappings live; page timer's longest gap ${result.longestGapMs.toFixed(0)} ms`,
+          `from 4 threads in ${result.ms.toFixed(0)} ms, ${figures.mostRunning} at once; ${figures.mappings} mappings live; page timer's longest gap ${result.longestGapMs.toFixed(0)} ms`,
       );
     });
   });
