@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createMman, type Mman } from "../dist/index.js";
 import { loadAs } from "../scripts/build-as.js";
 import type { AllocExports } from "../guest/as/host.js";
-import { patternProblem } from "./threads/as-worker.mjs";
+import { MAILBOX_SLOTS, mailboxBlocks, patternProblem } from "./threads/as-worker.mjs";
 
 const WORKER = new URL("./threads/as-worker.mjs", import.meta.url);
 const THREADS = 4;
@@ -22,25 +22,43 @@ interface ThreadResult {
   /** [address, requested size, tag, usable size] of each block the thread still holds. */
   live: [number, number, number, number][];
   problems: string[];
-  counts: { malloc: number; calloc: number; realloc: number; free: number; large: number };
+  counts: {
+    malloc: number;
+    calloc: number;
+    aligned: number;
+    realloc: number;
+    free: number;
+    large: number;
+    /** Blocks handed to another thread, and blocks of another thread freed here. */
+    posted: number;
+    freedForeign: number;
+  };
   elapsedMs: number;
 }
 
-type Outcome = ThreadResult | { timedOut: true } | { failed: string };
+type Outcome = ThreadResult | { timedOut: true } | { stopped: true } | { failed: string };
 
-function runThread(workerData: Record<string, unknown>, timeoutMs: number): Promise<Outcome> {
+/**
+ * Runs one thread; it ends with its result, on a timeout, or when `stop` fires. A thread that
+ * traps while it holds the heap lock leaves the others asleep in it for good, so the first
+ * thread to report a problem stops the rest (their outcome is then "stopped").
+ */
+function runThread(workerData: Record<string, unknown>, timeoutMs: number, stop: EventTarget): Promise<Outcome> {
   return new Promise((resolve) => {
     const worker = new Worker(WORKER, { workerData: { role: "as-thread", ...workerData } });
-    const timer = setTimeout(() => {
-      void worker.terminate();
-      resolve({ timedOut: true });
-    }, timeoutMs);
     const settle = (outcome: Outcome) => {
       clearTimeout(timer);
+      stop.removeEventListener("stop", onStop);
       void worker.terminate();
       resolve(outcome);
     };
-    worker.once("message", (result: ThreadResult) => settle(result));
+    const onStop = () => settle({ stopped: true });
+    const timer = setTimeout(() => settle({ timedOut: true }), timeoutMs);
+    stop.addEventListener("stop", onStop);
+    worker.once("message", (result: ThreadResult) => {
+      settle(result);
+      if (result.problems.length > 0) stop.dispatchEvent(new Event("stop"));
+    });
     worker.once("error", (error) => settle({ failed: String(error) }));
     worker.once("exit", (code) => settle({ failed: `exit ${code}` }));
   });
@@ -51,6 +69,8 @@ interface Run {
   mman: Mman;
   module: WebAssembly.Module;
   outcomes: Outcome[];
+  /** Blocks posted and not taken yet: live, like the threads' own ([address, size, tag]). */
+  inMailbox: [number, number, number][];
 }
 
 /** One instance on this thread (the first, attached, and later ones share its engine). */
@@ -70,16 +90,19 @@ async function runThreads(module: WebAssembly.Module, pageSize: number, ops: num
   mman.attach({ memory, heapBase: first.__heap_base.value as number });
   const handle = mman.share();
   const sync = new Int32Array(new SharedArrayBuffer(4));
+  const mailbox = new Int32Array(new SharedArrayBuffer(MAILBOX_SLOTS * 16));
+  const stop = new EventTarget();
   const outcomes = await Promise.all(
-    Array.from({ length: THREADS }, (_, thread) =>
-      runThread({ handle, module, thread, threads: THREADS, sync, ops, seed: 0x9e3779b9 ^ (thread * 7919 + pageSize), slots: 48 }, timeoutMs),
-    ),
+    Array.from({ length: THREADS }, (_, thread) => {
+      const seed = 0x9e3779b9 ^ (thread * 7919 + pageSize);
+      return runThread({ handle, module, thread, threads: THREADS, sync, mailbox, ops, seed, slots: 48 }, timeoutMs, stop);
+    }),
   );
-  return { memory, mman, module, outcomes };
+  return { memory, mman, module, outcomes, inMailbox: mailboxBlocks(mailbox) };
 }
 
 function allocationsOf(results: ThreadResult[]): number {
-  return results.reduce((sum, { counts }) => sum + counts.malloc + counts.calloc + counts.realloc, 0);
+  return results.reduce((sum, { counts }) => sum + counts.malloc + counts.calloc + counts.aligned + counts.realloc, 0);
 }
 
 /** Live blocks that overlap, as text (empty when none do). */
@@ -95,14 +118,17 @@ function overlaps(live: [number, number, number, number][]): string[] {
 
 /** One run of the unlocked build: what went wrong, as text. */
 async function unlockedProblems(): Promise<string[]> {
-  const { memory, outcomes } = await runThreads(unlocked, 65536, 6000, 15_000);
+  const { memory, outcomes, inMailbox } = await runThreads(unlocked, 65536, 6000, 15_000);
   const found: string[] = [];
   for (const outcome of outcomes) {
     if ("timedOut" in outcome) found.push("a thread never finished (a list turned into a cycle)");
+    else if ("stopped" in outcome) continue; // another thread found the problem
     else if ("failed" in outcome) found.push(`a thread died: ${outcome.failed}`);
     else found.push(...outcome.problems);
   }
   const live = outcomes.flatMap((outcome) => ("live" in outcome ? outcome.live : []));
+  // (A block left in the mailbox is live too; its usable size is not read from a broken heap.)
+  live.push(...inMailbox.map(([address, size, tag]): [number, number, number, number] => [address, size, tag, size]));
   found.push(...overlaps(live));
   found.push(...live.map(([address, size, tag]) => patternProblem(memory, address, size, tag) ?? "").filter(Boolean));
   return found;
@@ -117,12 +143,14 @@ beforeAll(async () => {
 
 describe.each([4096, 65536])("threaded AS allocator, %i-byte pages", (pageSize) => {
   it("4 threads allocate, reallocate and free at once: no overlap, every block intact, heap and engine agree", async () => {
-    const { memory, mman, module, outcomes } = await runThreads(threaded, pageSize, 20_000, 50_000);
-    const results = outcomes as ThreadResult[];
-    for (const outcome of outcomes) expect(outcome).toHaveProperty("live");
+    const { memory, mman, module, outcomes, inMailbox } = await runThreads(threaded, pageSize, 20_000, 50_000);
+    const results = outcomes.filter((outcome): outcome is ThreadResult => "live" in outcome);
     expect(results.flatMap((r) => r.problems)).toEqual([]);
+    expect(outcomes).toEqual(results);
 
-    const live = results.flatMap((r) => r.live);
+    const late = instantiate(module, memory, mman);
+    const posted = inMailbox.map(([address, size, tag]): [number, number, number, number] => [address, size, tag, late.malloc_usable_size(address) >>> 0]);
+    const live = [...results.flatMap((r) => r.live), ...posted];
     for (const [, size, , usable] of live) expect(usable).toBeGreaterThanOrEqual(size);
     expect(overlaps(live)).toEqual([]);
     expect(live.map(([address, size, tag]) => patternProblem(memory, address, size, tag)).filter(Boolean)).toEqual([]);
@@ -132,11 +160,13 @@ describe.each([4096, 65536])("threaded AS allocator, %i-byte pages", (pageSize) 
       expect(counts.malloc + counts.calloc).toBeGreaterThan(1000);
       expect(counts.realloc).toBeGreaterThan(300);
       expect(counts.large).toBeGreaterThan(50);
+      expect(counts.aligned).toBeGreaterThan(100);
+      // Blocks moved between threads: freed by an instance other than the one that made them.
+      expect(counts.freedForeign).toBeGreaterThan(100);
     }
 
-    // An instance made now applies the module's data again and starts with fresh globals: it
-    // must find the heap the others left, and can free their blocks.
-    const late = instantiate(module, memory, mman);
+    // The instance made above applied the module's data again and started with fresh globals:
+    // it must find the heap the others left, and can free their blocks.
     expect(late.heap_check()).toBe(0);
     expect(late.set_mmap_threshold(0)).toBe(MMAP_THRESHOLD);
     for (const [address] of live) late.free(address);
@@ -156,7 +186,11 @@ describe.each([4096, 65536])("threaded AS allocator, %i-byte pages", (pageSize) 
     // The threads did meet at the lock (and the slow path, which sleeps, was taken).
     const contended = late.heap_lock_contended();
     expect(contended).toBeGreaterThan(0);
-    console.log(`${pageSize}-byte pages: ${allocationsOf(results)} allocations, lock found held ${contended} times, ${late.heap_lock_sleeps()} sleeps`);
+    const handedOver = results.reduce((sum, { counts }) => sum + counts.freedForeign, 0);
+    console.log(
+      `${pageSize}-byte pages: ${allocationsOf(results)} allocations, ${handedOver} blocks freed by another thread, ` +
+        `lock found held ${contended} times, ${late.heap_lock_sleeps()} sleeps`,
+    );
 
     const { calls } = stats;
     // Six instances, one initialisation: pagesize() is asked once.

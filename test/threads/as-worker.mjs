@@ -2,7 +2,8 @@
 // threaded AssemblyScript allocator on the shared memory and runs random malloc, calloc,
 // realloc and free of mixed sizes. Every block carries its thread's pattern: a 32-bit tag
 // (thread and serial number) in its first 4 bytes and one byte value, picked by the tag, in
-// the rest. A block is checked before it is reallocated or freed, and at the end.
+// the rest. A block is checked before it is reallocated or freed, and at the end. Some
+// blocks are handed to another thread through a shared mailbox, and freed there.
 import { parentPort, workerData } from "node:worker_threads";
 
 /** Largest request made (a mapped block), plus the tag word. */
@@ -49,9 +50,50 @@ export function patternProblem(memory, address, size, tag, length = size) {
   return describe(`reads ${bytes[at]} at +${at}, not ${byte}`);
 }
 
+/**
+ * The mailbox: `MAILBOX_SLOTS` slots of 4 Int32 cells in a SharedArrayBuffer, [state, address,
+ * size, tag]; state 0 empty, 1 being written or read, 2 full. A thread takes a slot with one
+ * compareExchange, so that a block is handed to exactly one other thread.
+ */
+export const MAILBOX_SLOTS = 16;
+const EMPTY = 0;
+const BUSY = 1;
+const FULL = 2;
+
+function post(mailbox, block) {
+  for (let slot = 0; slot < MAILBOX_SLOTS; slot++) {
+    if (Atomics.compareExchange(mailbox, slot * 4, EMPTY, BUSY) !== EMPTY) continue;
+    mailbox.set(block, slot * 4 + 1);
+    Atomics.store(mailbox, slot * 4, FULL);
+    return true;
+  }
+  return false;
+}
+
+/** A block another thread posted ([address, size, tag]), or null. */
+function take(mailbox, thread) {
+  for (let slot = 0; slot < MAILBOX_SLOTS; slot++) {
+    if (Atomics.load(mailbox, slot * 4) !== FULL || (mailbox[slot * 4 + 3] >>> 24) - 1 === thread) continue;
+    if (Atomics.compareExchange(mailbox, slot * 4, FULL, BUSY) !== FULL) continue;
+    const block = [mailbox[slot * 4 + 1] >>> 0, mailbox[slot * 4 + 2], mailbox[slot * 4 + 3] >>> 0];
+    Atomics.store(mailbox, slot * 4, EMPTY);
+    return block;
+  }
+  return null;
+}
+
+/** The blocks still in the mailbox, as [address, size, tag]. */
+export function mailboxBlocks(mailbox) {
+  const blocks = [];
+  for (let slot = 0; slot < MAILBOX_SLOTS; slot++) {
+    if (mailbox[slot * 4] === FULL) blocks.push([mailbox[slot * 4 + 1] >>> 0, mailbox[slot * 4 + 2], mailbox[slot * 4 + 3] >>> 0]);
+  }
+  return blocks;
+}
+
 if (workerData?.role === "as-thread") runThread(workerData);
 
-function runThread({ handle, module, thread, threads, sync, ops, seed, slots }) {
+function runThread({ handle, module, thread, threads, sync, mailbox, ops, seed, slots }) {
   // Imported here so that the test file can use the pattern helpers without the package.
   import("../../dist/index.js").then(({ createMman }) => {
     const memory = handle.memory;
@@ -59,7 +101,7 @@ function runThread({ handle, module, thread, threads, sync, ops, seed, slots }) 
     const env = { memory, abort: () => { throw new Error("guest abort"); } };
     const exports = new WebAssembly.Instance(module, { env, ...mman.imports }).exports;
     exports._initialize?.();
-    const { malloc, calloc, realloc, free, malloc_usable_size: usable } = exports;
+    const { malloc, calloc, realloc, free, aligned_alloc: alignedAlloc, malloc_usable_size: usable } = exports;
 
     let state = seed >>> 0 || 1;
     const random = (n) => {
@@ -79,7 +121,7 @@ function runThread({ handle, module, thread, threads, sync, ops, seed, slots }) 
     };
     const zeros = Buffer.alloc(MAX_SIZE);
     const problems = [];
-    const counts = { malloc: 0, calloc: 0, realloc: 0, free: 0, large: 0 };
+    const counts = { malloc: 0, calloc: 0, aligned: 0, realloc: 0, free: 0, large: 0, posted: 0, freedForeign: 0 };
     const live = new Array(slots).fill(null); // [address, size, tag]
     let serial = 0;
 
@@ -105,10 +147,14 @@ function runThread({ handle, module, thread, threads, sync, ops, seed, slots }) 
         const block = live[slot];
         if (block === null) {
           const size = sizeOf();
-          const cleared = random(10) === 0;
-          const address = cleared ? calloc(1, size) >>> 0 : malloc(size) >>> 0;
+          const kind = random(20);
+          // 10% calloc, 5% aligned_alloc (64 B to 4 KiB), the rest malloc.
+          const alignment = kind === 0 ? 64 << random(7) : 0;
+          const cleared = kind >= 18;
+          const address = (cleared ? calloc(1, size) : alignment ? alignedAlloc(alignment, size) : malloc(size)) >>> 0;
           if (address === 0) { problems.push(`thread ${thread}: out of memory for ${size} bytes`); break; }
-          counts[cleared ? "calloc" : "malloc"]++;
+          counts[cleared ? "calloc" : alignment ? "aligned" : "malloc"]++;
+          if (alignment && address % alignment !== 0) problems.push(`thread ${thread}: aligned_alloc(${alignment}) gave 0x${address.toString(16)}`);
           if (size > 114688) counts.large++;
           if (cleared && Buffer.compare(Buffer.from(memory.buffer, address, size), zeros.subarray(0, size)) !== 0) {
             problems.push(`thread ${thread}: calloc(${size}) at 0x${address.toString(16)} is not zero`);
@@ -116,9 +162,20 @@ function runThread({ handle, module, thread, threads, sync, ops, seed, slots }) 
           live[slot] = give(address, size);
         } else if (random(10) < 7) {
           check(block);
-          free(block[0]);
-          counts.free++;
+          // One block in four goes to another thread, which checks and frees it.
+          if (random(4) === 0 && post(mailbox, block)) {
+            counts.posted++;
+          } else {
+            free(block[0]);
+            counts.free++;
+          }
           live[slot] = null;
+          const foreign = take(mailbox, thread);
+          if (foreign) {
+            check(foreign);
+            free(foreign[0]);
+            counts.freedForeign++;
+          }
         } else {
           check(block);
           const size = sizeOf();
