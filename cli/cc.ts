@@ -23,6 +23,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { buildNoteSection } from "../hosts/instantiate.js";
+import { WASI_LIBC_PACKAGE, buildPosixSysroot, threadLinkFlags } from "./cc-threads.js";
 
 const run = promisify(execFile);
 
@@ -176,12 +177,16 @@ export interface LayerLibraries {
   readonly brk?: string;
   /** The POSIX mmap family, getpagesize, sysconf(_SC_PAGESIZE). */
   readonly mman: string;
+  /** pthread over wasi-threads (guest/c/threads); only in a -pthread link. */
+  readonly pthread?: string;
 }
 
 interface LibrarySpec {
   readonly name: string;
   readonly sources: string[];
   readonly flags: string[];
+  /** Header folders besides guest/c/include and guest/c/musl whose bytes the build key covers. */
+  readonly headerDirs?: string[];
 }
 
 // musl is compiled as its own build does (musl's configure: -std=c99 -ffreestanding), and
@@ -190,7 +195,7 @@ interface LibrarySpec {
 const MUSL_FLAGS = ["-O2", "-std=c99", "-ffreestanding", "-fno-strict-aliasing", "-D_XOPEN_SOURCE=700", "-w"];
 const GLUE_FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"];
 
-function muslSpec(malloc: "mallocng" | "oldmalloc"): LibrarySpec {
+function muslSpec(malloc: "mallocng" | "oldmalloc", threads: ThreadBuild | null): LibrarySpec {
   const root = packageRoot();
   const mallocDir = join(fetchMuslSource(), "src", "malloc");
   const own = readdirSync(join(mallocDir, malloc))
@@ -201,19 +206,59 @@ function muslSpec(malloc: "mallocng" | "oldmalloc"): LibrarySpec {
   const common = ["calloc.c", "free.c", "realloc.c", "memalign.c", "posix_memalign.c", "libc_calloc.c", "replaced.c", "lite_malloc.c"].map((file) =>
     join(mallocDir, file),
   );
-  return {
-    name: `lib${malloc}.a`,
-    sources: [...own, ...common, join(root, "guest", "c", "musl", "musl-glue.c")],
-    flags: [...MUSL_FLAGS, "-I", join(root, "guest", "c", "musl"), "-I", glueIncludeDir()],
-  };
+  return withThreads(
+    {
+      name: `lib${malloc}.a`,
+      sources: [...own, ...common, join(root, "guest", "c", "musl", "musl-glue.c")],
+      flags: [...MUSL_FLAGS, "-I", join(root, "guest", "c", "musl"), "-I", glueIncludeDir()],
+    },
+    threads,
+  );
 }
 
-function glueSpec(name: string, files: string[]): LibrarySpec {
+function glueSpec(name: string, files: string[], threads: ThreadBuild | null): LibrarySpec {
   const root = packageRoot();
+  return withThreads(
+    {
+      name,
+      sources: files.map((file) => join(root, "guest", "c", "src", file)),
+      flags: [...GLUE_FLAGS, "-I", glueIncludeDir()],
+    },
+    threads,
+  );
+}
+
+/** A -pthread build: the posix-model sysroot (cli/cc-threads.ts) it compiles against. */
+export interface ThreadBuild {
+  readonly sysroot: string;
+}
+
+/**
+ * The same library for a -pthread link: compiled with -pthread against the posix sysroot
+ * (wasm-ld's --shared-memory needs the atomics and bulk-memory features in every object, and
+ * _REENTRANT selects guest/c/musl's real locks), under a name of its own so that the two
+ * builds are cached side by side.
+ */
+function withThreads(spec: LibrarySpec, threads: ThreadBuild | null): LibrarySpec {
+  if (threads === null) return spec;
+  return { ...spec, name: spec.name.replace(/\.a$/, "-pthread.a"), flags: [...spec.flags, "-pthread", `--sysroot=${threads.sysroot}`] };
+}
+
+/** guest/c/threads: pthread over wasi-threads' thread-spawn, and wasi_thread_start. */
+function pthreadSpec(threads: ThreadBuild): LibrarySpec {
+  const dir = join(packageRoot(), "guest", "c", "threads");
+  const sources = readdirSync(dir)
+    .filter((file) => file.endsWith(".c") || file.endsWith(".s"))
+    .sort()
+    .map((file) => join(dir, file));
   return {
-    name,
-    sources: files.map((file) => join(root, "guest", "c", "src", file)),
-    flags: [...GLUE_FLAGS, "-I", glueIncludeDir()],
+    name: "libwasi-mman-threads.a",
+    sources,
+    // -Wno-prio-ctor-dtor: the main thread's set-up is a constructor with a priority below 100,
+    // the range clang keeps for the implementation, which this library is (pthread-create.c).
+    // -Wno-unused-command-line-argument: the C flags also reach the one assembly file.
+    flags: [...GLUE_FLAGS, "-Wno-unknown-warning-option", "-Wno-prio-ctor-dtor", "-Wno-unused-command-line-argument", "-pthread", `--sysroot=${threads.sysroot}`, "-I", glueIncludeDir()],
+    headerDirs: [dir],
   };
 }
 
@@ -250,7 +295,7 @@ async function buildLibrary(toolchain: Toolchain, spec: LibrarySpec): Promise<st
   const libDir = join(cBuildDir(), "lib");
   const output = join(libDir, spec.name);
   const stamp = `${output}.key`;
-  const key = buildKey(toolchain, spec, [join(root, "guest", "c", "include"), join(root, "guest", "c", "musl")]);
+  const key = buildKey(toolchain, spec, [join(root, "guest", "c", "include"), join(root, "guest", "c", "musl"), ...(spec.headerDirs ?? [])]);
   if (existsSync(output) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return output;
 
   progress?.(`wasi-mman cc: building ${spec.name} (${spec.sources.length} file${spec.sources.length === 1 ? "" : "s"}) into ${libDir} (once; later builds reuse it)`);
@@ -258,7 +303,7 @@ async function buildLibrary(toolchain: Toolchain, spec: LibrarySpec): Promise<st
   rmSync(objDir, { recursive: true, force: true });
   makeCacheDir(objDir);
   // Object names keep their folder (mallocng/malloc.c and oldmalloc/malloc.c both exist).
-  const objects = spec.sources.map((source) => join(objDir, `${source.split("/").slice(-2).join("_").replace(/\.c$/, "")}.o`));
+  const objects = spec.sources.map((source) => join(objDir, `${source.split("/").slice(-2).join("_").replace(/\.[cs]$/, "")}.o`));
   await inParallel(
     spec.sources.map((source, index) => ({ source, object: objects[index] })),
     4,
@@ -279,15 +324,42 @@ async function buildLibrary(toolchain: Toolchain, spec: LibrarySpec): Promise<st
   return output;
 }
 
-/** Builds (or finds cached) the libraries a link with the given malloc needs. */
-export async function buildLayerLibraries(malloc: MallocChoice, toolchain = findToolchain()): Promise<LayerLibraries> {
+/**
+ * Builds (or finds cached) the libraries a link with the given malloc needs; with `threads`,
+ * their -pthread builds and the pthread library.
+ */
+export async function buildLayerLibraries(malloc: MallocChoice, toolchain = findToolchain(), threads: ThreadBuild | null = null): Promise<LayerLibraries> {
   // Before anything is said or built: a cache that cannot be made is the one error then.
   makeCacheDir(join(cBuildDir(), "lib"));
-  const mman = await buildLibrary(toolchain, glueSpec("libwasi-mman.a", ["mman.c", "sysconf.c"]));
-  if (malloc === "dlmalloc") return { mman };
-  const brk = await buildLibrary(toolchain, glueSpec("libwasi-mman-brk.a", ["brk.c"]));
-  const mallocLib = await buildLibrary(toolchain, muslSpec(malloc));
-  return { malloc: mallocLib, brk, mman };
+  const pthread = threads === null ? undefined : await buildLibrary(toolchain, pthreadSpec(threads));
+  const mman = await buildLibrary(toolchain, glueSpec("libwasi-mman.a", ["mman.c", "sysconf.c"], threads));
+  if (malloc === "dlmalloc") return { mman, pthread };
+  const brk = await buildLibrary(toolchain, glueSpec("libwasi-mman-brk.a", ["brk.c"], threads));
+  const mallocLib = await buildLibrary(toolchain, muslSpec(malloc, threads));
+  return { malloc: mallocLib, brk, mman, pthread };
+}
+
+/**
+ * Builds (or finds cached) the posix-model wasi-libc sysroot that -pthread links against
+ * (cli/cc-threads.ts), fetching Debian's wasi-libc source the first time.
+ */
+export async function buildThreadSysroot(toolchain = findToolchain()): Promise<ThreadBuild> {
+  const source = fetchDebianSource(WASI_LIBC_PACKAGE);
+  const outDir = join(cBuildDir(), "wasi-libc-posix");
+  makeCacheDir(outDir);
+  try {
+    const sysroot = await buildPosixSysroot({
+      cc: toolchain.cc,
+      ar: toolchain.ar,
+      source,
+      outDir,
+      makefile: join(packageRoot(), "guest", "c", "threads", "wasi-libc-posix.mk"),
+      progress,
+    });
+    return { sysroot };
+  } catch (error) {
+    throw new CcError(`wasi-mman cc: -pthread: ${(error as Error).message}`);
+  }
 }
 
 /**
@@ -297,6 +369,7 @@ export async function buildLayerLibraries(malloc: MallocChoice, toolchain = find
  */
 export function layerLinkFlags(malloc: MallocChoice, libraries: LayerLibraries): string[] {
   return [
+    ...(libraries.pthread === undefined ? [] : threadLinkFlags()),
     // wasi-libc's dlmalloc takes the memory from __heap_base to the end of the initial memory
     // as its first segment, without asking anyone. Without the export, the host starts above
     // the memory that exists when it attaches (docs/abi.md, "Heap base"), so the two never
@@ -304,7 +377,7 @@ export function layerLinkFlags(malloc: MallocChoice, libraries: LayerLibraries):
     ...(malloc === "dlmalloc" ? [] : ["-Wl,--export=__heap_base"]),
     // sysconf(_SC_PAGESIZE) must answer the host's page size (guest/c/src/sysconf.c).
     "-Wl,--wrap=sysconf",
-    ...[libraries.malloc, libraries.brk, libraries.mman].filter((lib): lib is string => lib !== undefined),
+    ...[libraries.pthread, libraries.malloc, libraries.brk, libraries.mman].filter((lib): lib is string => lib !== undefined),
   ];
 }
 
@@ -342,10 +415,13 @@ function cxxFlags(toolchain: Toolchain): string[] {
 export async function compileProgram(options: CompileOptions): Promise<void> {
   const toolchain = findToolchain();
   const cxx = options.args.some((arg) => !arg.startsWith("-") && CXX_SOURCE.test(arg)) ? cxxFlags(toolchain) : [];
-  const libraries = await buildLayerLibraries(options.malloc, toolchain);
+  // clang's own -pthread selects the threaded build: the posix sysroot, the -pthread libraries.
+  const threads = options.args.includes("-pthread") ? await buildThreadSysroot(toolchain) : null;
+  const libraries = await buildLayerLibraries(options.malloc, toolchain, threads);
   mkdirSync(dirname(resolve(options.output)), { recursive: true });
   const args = [
     ...targetFlags(toolchain),
+    ...(threads === null ? [] : [`--sysroot=${threads.sysroot}`]),
     ...cxx,
     "-I",
     glueIncludeDir(),

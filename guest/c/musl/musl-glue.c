@@ -5,5 +5,5 @@
 #include "libc.h"
 
 static size_t empty_auxv[2];
-struct __wasi_mman_libc __wasi_mman_libc = { .need_locks = 0, .auxv = empty_auxv };
+struct __wasi_mman_libc __wasi_mman_libc = { .need_locks = WASI_MMAN_NEED_LOCKS, .auxv = empty_auxv };
 
