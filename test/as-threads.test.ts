@@ -67,6 +67,8 @@ function runThread(workerData: Record<string, unknown>, timeoutMs: number, stop:
 interface Run {
   memory: WebAssembly.Memory;
   mman: Mman;
+  /** The instance made before the threads (it made no call). */
+  first: ThreadedExports;
   module: WebAssembly.Module;
   outcomes: Outcome[];
   /** Blocks posted and not taken yet: live, like the threads' own ([address, size, tag]). */
@@ -98,7 +100,7 @@ async function runThreads(module: WebAssembly.Module, pageSize: number, ops: num
       return runThread({ handle, module, thread, threads: THREADS, sync, mailbox, ops, seed, slots: 48 }, timeoutMs, stop);
     }),
   );
-  return { memory, mman, module, outcomes, inMailbox: mailboxBlocks(mailbox) };
+  return { memory, mman, first, module, outcomes, inMailbox: mailboxBlocks(mailbox) };
 }
 
 function allocationsOf(results: ThreadResult[]): number {
@@ -143,11 +145,14 @@ beforeAll(async () => {
 
 describe.each([4096, 65536])("threaded AS allocator, %i-byte pages", (pageSize) => {
   it("4 threads allocate, reallocate and free at once: no overlap, every block intact, heap and engine agree", async () => {
-    const { memory, mman, module, outcomes, inMailbox } = await runThreads(threaded, pageSize, 20_000, 50_000);
+    const { memory, mman, first, module, outcomes, inMailbox } = await runThreads(threaded, pageSize, 20_000, 50_000);
     const results = outcomes.filter((outcome): outcome is ThreadResult => "live" in outcome);
     expect(results.flatMap((r) => r.problems)).toEqual([]);
     expect(outcomes).toEqual(results);
 
+    // The first instance changes a setting; one made now must see it (the scalars are shared).
+    expect(first.set_mmap_threshold(0)).toBe(MMAP_THRESHOLD);
+    expect(first.set_mmap_threshold(MMAP_THRESHOLD * 2)).toBe(MMAP_THRESHOLD * 2);
     const late = instantiate(module, memory, mman);
     const posted = inMailbox.map(([address, size, tag]): [number, number, number, number] => [address, size, tag, late.malloc_usable_size(address) >>> 0]);
     const live = [...results.flatMap((r) => r.live), ...posted];
@@ -168,7 +173,7 @@ describe.each([4096, 65536])("threaded AS allocator, %i-byte pages", (pageSize) 
     // The instance made above applied the module's data again and started with fresh globals:
     // it must find the heap the others left, and can free their blocks.
     expect(late.heap_check()).toBe(0);
-    expect(late.set_mmap_threshold(0)).toBe(MMAP_THRESHOLD);
+    expect(late.set_mmap_threshold(0)).toBe(MMAP_THRESHOLD * 2);
     for (const [address] of live) late.free(address);
     expect(late.heap_check()).toBe(0);
     // Everything is free now: the heap is its segments' 16-byte frames and free space...

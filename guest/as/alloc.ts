@@ -232,11 +232,11 @@ let heapBytes: usize = 0;
 
 // The slow path of taking the lock: it spins a little, then sleeps in memory.atomic.wait32.
 // It must run as a call of its own, never inlined into the exports. On Node 20 (V8 11.3),
-// code from the baseline compiler (Liftoff) that runs memory.atomic.wait32 came back with
-// another live local of the same function changed: a loop counter ran past its bound, and
-// malloc's arguments went wrong in the threaded test. TurboFan code was right, and so was the
-// same loop with the wait in a called function, since a call keeps the caller's locals out
-// of reach. Binaryen inlines small functions, so this one is called through the function
+// code from the baseline compiler (Liftoff) loses locals that stay live across a
+// memory.atomic.wait32 (or wait64) in a loop, even in one thread: a loop of 100,000 waits that
+// returned at once ("not-equal") counted 1, and in the threaded test malloc's arguments went
+// wrong. TurboFan code (node --no-liftoff) was right, and so was the same loop with the wait
+// in a called function, since a call keeps the caller's locals out of reach. Binaryen inlines small functions, so this one is called through the function
 // table (`contendedPath` in acquireLock), and the build exports the table (--exportTable)
 // so that binaryen cannot turn the indirect call back into a direct one.
 // test/as-threads.test.ts checks that the wait is in exactly this one function.
