@@ -183,7 +183,7 @@ describe.skipIf(!available)("in headless Chromium", () => {
     expect(result.engineKindCounts).toEqual(engine);
     expect(result.layout.groupSize).toBe(1);
     expect(result.layout.cells).toBe(result.engineKinds.length);
-    expect(result.canvasCellCounts).toEqual({ ...engine, OUTSIDE: 0, UNKNOWN: 0 });
+    expect(result.canvasCellCounts).toEqual({ ...engine, OUTSIDE: 0, FAULT: 0, UNKNOWN: 0 });
     expect(Object.fromEntries(Object.entries(shown.legend).map(([kind, text]) => [kind, Number(text)]))).toEqual(engine);
     // churn leaves every kind but the brk heap on the map at this page size (its break
     // shrinks back inside the module image's last page).
@@ -242,7 +242,7 @@ describe.skipIf(!available)("in headless Chromium", () => {
       });
       if (fixture.exitCode !== undefined) expect(result.exitCode, fixture.id).toBe(fixture.exitCode);
       expect(result.calls, fixture.id).toBe(Object.values(result.stats.calls).reduce((a, b) => a + b, 0));
-      if (result.layout.groupSize === 1) expect(result.canvasCellCounts, fixture.id).toEqual({ ...countDigits(result.engineKinds), OUTSIDE: 0, UNKNOWN: 0 });
+      if (result.layout.groupSize === 1) expect(result.canvasCellCounts, fixture.id).toEqual({ ...countDigits(result.engineKinds), OUTSIDE: 0, FAULT: 0, UNKNOWN: 0 });
     }
   });
 
@@ -256,7 +256,7 @@ describe.skipIf(!available)("in headless Chromium", () => {
     expect(groupSize).toBe(Math.ceil(pages / 20_000));
     expect(cells).toBeLessThanOrEqual(20_000);
     // Each cell shows the commonest kind of its pages (ties to the lower PageKind).
-    const expected = Object.fromEntries([...KIND_NAMES, "OUTSIDE", "UNKNOWN"].map((name) => [name, 0]));
+    const expected = Object.fromEntries([...KIND_NAMES, "OUTSIDE", "FAULT", "UNKNOWN"].map((name) => [name, 0]));
     for (let cell = 0; cell < cells; cell++) {
       const counts = new Array<number>(6).fill(0);
       for (const digit of result.engineKinds.slice(cell * groupSize, (cell + 1) * groupSize)) counts[Number(digit)]++;

@@ -70,13 +70,18 @@ export function installConsumer(): Consumer {
   const packs = join(dir, "packs");
   mkdirSync(packs);
   const packed = packPackage(packs);
-  const shimOut = execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", packs, join(repoRoot, "node_modules", "@bjorn3", "browser_wasi_shim")], {
-    cwd: dir,
-    encoding: "utf8",
+  // The package's dependencies, packed from this checkout's node_modules: offline, npm has
+  // their tarballs in its cache after npm ci but not always their registry documents, which
+  // resolving a version range needs.
+  const dependencies = ["@bjorn3/browser_wasi_shim", "binaryen"].map((name) => {
+    const out = execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", packs, join(repoRoot, "node_modules", ...name.split("/"))], {
+      cwd: dir,
+      encoding: "utf8",
+    });
+    return join(packs, (JSON.parse(out) as { filename: string }[])[0].filename);
   });
-  const shimTarball = join(packs, (JSON.parse(shimOut) as { filename: string }[])[0].filename);
   writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2)}\n`);
-  const install = spawnSync("npm", ["install", "--offline", "--no-audit", "--no-fund", shimTarball, packed.tarball], { cwd: dir, encoding: "utf8" });
+  const install = spawnSync("npm", ["install", "--offline", "--no-audit", "--no-fund", ...dependencies, packed.tarball], { cwd: dir, encoding: "utf8" });
   if (install.status !== 0) throw new Error(`npm install in the consumer project failed:\n${install.stdout}\n${install.stderr}`);
   mkdirSync(join(dir, "node_modules", "@types"), { recursive: true });
   symlinkSync(join(repoRoot, "node_modules", "@types", "node"), join(dir, "node_modules", "@types", "node"));
