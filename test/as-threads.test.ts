@@ -1,8 +1,8 @@
 /**
  * The threaded AssemblyScript allocator (target "alloc-threads", docs/guest-as.md "Threads"):
  * four workers each instantiate it on one shared memory, with the shared engine's imports, and
- * run random malloc, calloc, realloc and free of small, medium and mapped sizes at once
- * (test/threads/as-worker.mjs). Afterwards no two live blocks overlap, every block still holds
+ * run random malloc, calloc, aligned_alloc, realloc and free of small, medium and mapped sizes
+ * at once, handing some blocks to each other to free (test/threads/as-worker.mjs). Afterwards no two live blocks overlap, every block still holds
  * its thread's pattern, an instance made late (which writes the module's data again) finds the
  * heap whole and frees every block, and the heap's and the engine's byte counts agree.
  * At 4 KiB and 64 KiB pages. The same run on the build without its lock breaks the heap.
@@ -188,7 +188,7 @@ describe.each([4096, 65536])("threaded AS allocator, %i-byte pages", (pageSize) 
     expect(brkSegmentBytes + stats.mappedBytes).toBe(heapBytes);
     expect(() => mman.checkInvariants(true)).not.toThrow();
 
-    // The threads did meet at the lock (and the slow path, which sleeps, was taken).
+    // The threads did meet at the lock: its slow path (spin, then sleep) ran.
     const contended = late.heap_lock_contended();
     expect(contended).toBeGreaterThan(0);
     const handedOver = results.reduce((sum, { counts }) => sum + counts.freedForeign, 0);
