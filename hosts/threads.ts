@@ -171,7 +171,24 @@ export interface ThreadedProcess {
  * attaches the engine to it and makes the control words. runThreaded and the browser's
  * runThreadedInBrowser (hosts/threads-browser.ts) both start from here.
  */
+/**
+ * Node 20's V8 (11.3) miscompiles wasm in its baseline tier, Liftoff: locals live across a
+ * `memory.atomic.wait32` or `wait64` in a loop lose their values, even in one thread and when
+ * the wait returns at once (a loop of 100,000 waits counted 1; right under TurboFan). Every
+ * futex loop of a threaded program (pthread_join, mutexes, condition variables) has that shape,
+ * so in Node the modules compiled from here on skip Liftoff: V8's flags are the process's, and
+ * the module is compiled once here and shared by every worker. A module the caller compiled
+ * before is as it was compiled (docs/threads.md).
+ */
+export function avoidLiftoffWaitBug(): void {
+  const getBuiltinModule = nodeProcess?.getBuiltinModule;
+  if (typeof getBuiltinModule !== "function") return;
+  const v8 = (nodeProcess as NodeProcess).getBuiltinModule("node:v8") as { setFlagsFromString(flags: string): void };
+  v8.setFlagsFromString("--no-liftoff");
+}
+
 export async function prepareThreaded(source: ModuleSource, options: Pick<ThreadedRunOptions, "memory" | "mman" | "heapBase" | "onWarning"> = {}): Promise<ThreadedProcess> {
+  avoidLiftoffWaitBug();
   const loaded = await loadModuleSource(source);
   const module = await compileModule(loaded);
   if (!isThreadedModule(module)) throw new ImportMismatchError("wasi-mman: the module imports no wasi.thread-spawn: it is not a wasi-threads module (run it with runWithShim or runWithNodeWasi)");

@@ -4,6 +4,7 @@
  *   spawn-join.wat       4 threads spawned and joined on memory.atomic.wait32; tids unique, 1..
  *   exit-in-thread.wat   proc_exit(7) in a thread ends the process with 7 while _start waits
  *   trap-in-thread.wat   a trap in a thread ends the process with 134 while _start waits
+ *   wait-loop.wat        100,000 waits in a loop counted in locals, in _start and a thread
  * and once from dist/, imported as a user does ("wasi-mman/threads"), so the default worker
  * script is the built dist/hosts/thread-worker.js next to the entry.
  */
@@ -34,6 +35,12 @@ describe.each(["shim", "node-wasi"] as const)("thread-spawn with %s", (host) => 
     expect(new Set(returned).size).toBe(4);
     for (const tid of returned) expect(tid).toBeGreaterThan(0);
     console.log(`${host}: 4 threads spawned and joined in ${elapsed.toFixed(0)} ms (workers included)`);
+  });
+
+  it("wait-loop.wat: locals live across memory.atomic.wait32 in a loop keep their values, in _start and in a thread (Node 20's Liftoff lost them)", async () => {
+    const result = await runThreaded(await threadFixture("wait-loop"), { host });
+    expect(result.exitCode).toBe(0);
+    expect([...new Int32Array(result.memory.buffer).slice(1, 4)]).toEqual([100000, 100000, 1]);
   });
 
   it("exit-in-thread.wat: proc_exit(7) in a thread ends the whole process with 7", async () => {
