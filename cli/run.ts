@@ -20,9 +20,10 @@ import { formatStats } from "./format.js";
 import { processStdio, writeLineSync } from "./host-io.js";
 import { ChunkedFile, parseStraceFilter, Strace } from "./run-strace.js";
 import { Ms } from "../runtime/linux.js";
-import { compileWat } from "./wat.js";
+import { compileWat, DEFAULT_WAT_FEATURES } from "./wat.js";
 import { renderRunHtml, reportAssets, RunRecording, type ReportAssets } from "./run-html.js";
 import { EXIT_SIGINT, importsMman, LimitWatch, memoryLimit, noMmanImportsLine, runInterruptibly } from "./run-notices.js";
+import { importsThreadSpawn, refuseThreadedOptions, runThreadedCommand } from "./run-threads.js";
 
 export const RUN_USAGE = `Usage: wasi-mman run [options] <module.wasm | module.wat> [args...] [-- args...]
 
@@ -62,8 +63,15 @@ Options:
                        was touched and where (docs/guard.md), exit 139
   -h, --help           show this help
 
+Threads: a wasi-threads module (it imports wasi.thread-spawn and a shared memory) runs with
+a worker per thread, all on one memory engine (docs/threads.md); each thread has its own
+browser_wasi_shim with the same args, env and stdio. --page-size, --max-memory, --growth,
+--env and --stats (the whole process's calls) work as above; --dir, --ro-dir, --trace,
+--strace, -c, --strace-output, --html and --guard are refused (exit 2).
+
 Exit status: the module's exit code; 2 for bad options, a missing or invalid module, or an
-import the host does not provide; 134 if the module traps; 139 at a --guard fault.
+import the host does not provide; 134 if the module (any of its threads) traps; 139 at a
+--guard fault.
 
 Example:
   wasi-mman run node_modules/wasi-mman/examples/hello.wasm --stats --page-size 16k -- one two
@@ -113,7 +121,8 @@ export async function readModule(path: string): Promise<Uint8Array<ArrayBuffer>>
   const isText = path.endsWith(".wat") || path.endsWith(".wast") || (bytes.length > 0 && bytes[0] !== 0);
   if (isText) {
     try {
-      return await compileWat(bytes.toString("utf8"), path);
+      // With the threads feature: a wasi-threads module's shared memory and atomics.
+      return await compileWat(bytes.toString("utf8"), path, { ...DEFAULT_WAT_FEATURES, threads: true });
     } catch (error) {
       throw new UsageError((error as Error).message.replace(/^wasi-mman: /, ""));
     }
@@ -264,10 +273,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     const htmlPath = one("--html");
 
     const moduleBytes = await readModule(modulePath);
+    const info = tryModuleInfo(moduleBytes);
+    if (importsThreadSpawn(info)) {
+      // A wasi-threads module: a worker per thread on one shared engine (cli/run-threads.ts).
+      refuseThreadedOptions((option) => options.has(option as keyof typeof SPEC));
+      return await runThreadedCommand({ modulePath, moduleArgs, bytes: moduleBytes, info, env, mman: { pageSize, maxMemoryBytes, growth }, stats: options.has("--stats") });
+    }
     const guard = options.has("--guard");
     // Binaryen (for instrument) is loaded only for --guard.
     const bytes = guard ? await instrumentForGuard(moduleBytes) : moduleBytes;
-    const info = tryModuleInfo(moduleBytes);
     const usesMman = importsMman(info);
     const watch = new LimitWatch(memoryLimit(maxMemoryBytes, info), () => mman?.stats().linearMemoryBytes ?? 0);
     limitWatch = watch;
