@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { refuseThreadedOptions, THREADED_REFUSALS } from "../cli/run-threads.js";
 import { cli, errLines } from "./helpers/cli.js";
 
 let scratch: string;
@@ -59,20 +60,11 @@ describe.concurrent("wasi-mman run, threaded modules", () => {
     expect([1, 5]).toContain(run.code);
   }, 60_000);
 
-  it.each([
-    ["--guard"],
-    ["--html", "report.html"],
-    ["--trace", "trace.jsonl"],
-    ["--strace"],
-    ["--strace=mmap"],
-    ["-c"],
-    ["--strace-output", "strace.txt"],
-    ["--dir", "."],
-    ["--ro-dir", "."],
-  ])("%s is refused for a threaded module with exit 2, naming the option", async (...option) => {
-    const run = await cli("run", ...option.map((part) => (part.endsWith(".html") || part.endsWith(".jsonl") || part.endsWith(".txt") ? join(scratch, part) : part)), `${THREADS}/spawn-join.wat`);
+  // Through the command for three of them; refuseThreadedOptions below covers every one.
+  it.each([["--guard"], ["-c"], ["--html", "report.html"]])("%s is refused for a threaded module with exit 2, naming the option", async (...option) => {
+    const run = await cli("run", ...option.map((part) => (part.endsWith(".html") ? join(scratch, part) : part)), `${THREADS}/spawn-join.wat`);
     expect(run.code).toBe(2);
-    const name = option[0] === "-c" ? "--strace-summary" : option[0].replace(/=.*/, "");
+    const name = option[0] === "-c" ? "--strace-summary" : option[0];
     expect(errLines(run)).toEqual([expect.stringMatching(new RegExp(`^wasi-mman run: ${name} is not supported for a threaded module \\(it imports wasi.thread-spawn\\): `))]);
     expect(run.stdout).toBe("");
   });
@@ -96,5 +88,16 @@ describe.concurrent("wasi-mman run, threaded modules", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/wasi\.thread-spawn/);
     expect(run.stdout).toMatch(/refused/);
+  });
+});
+
+describe("refuseThreadedOptions", () => {
+  it("names each option run cannot honour for threads, with its reason; the others pass", () => {
+    const refused = ["--dir", "--ro-dir", "--trace", "--strace", "--strace-summary", "--strace-output", "--html", "--guard"];
+    expect(Object.keys(THREADED_REFUSALS).sort()).toEqual([...refused].sort());
+    for (const option of refused) {
+      expect(() => refuseThreadedOptions((given) => given === option), option).toThrow(new RegExp(`^${option} is not supported for a threaded module \\(it imports wasi.thread-spawn\\): ${THREADED_REFUSALS[option]}$`));
+    }
+    expect(() => refuseThreadedOptions((given) => ["--page-size", "--max-memory", "--growth", "--env", "--stats"].includes(given))).not.toThrow();
   });
 });
