@@ -47,6 +47,7 @@
  * - File mappings: @tybys/wasm-util keeps its descriptors out of reach, so file-backed mmap
  *   fails with ENODEV unless `files` is given (per thread; docs/threads.md, "Files").
  */
+import { isSharedBuffer } from "../runtime/shared-state.js";
 import { createMman, type AttachInfo, type Mman, type MmanOptions, type SharedMmanHandle } from "../syscalls/create-mman.js";
 
 /** The key of the one message this adapter posts to a worker: `{ [MMAN_HANDLE_KEY]: handle }`. */
@@ -89,12 +90,13 @@ export class EmnapiMman {
    * `wasiThreads.setup()`, so that every worker that loads gets the handle.
    */
   attach(instance: WebAssembly.Instance, memory: WebAssembly.Memory): AttachInfo {
+    // Said here, before anything is attached, rather than in a worker's load.
+    if (!isSharedBuffer(memory.buffer)) {
+      fail("the memory is not shared: wasi-threads needs new WebAssembly.Memory({ initial, maximum, shared: true })");
+    }
     const base = instance.exports.__heap_base;
     const heapBase = base instanceof WebAssembly.Global && typeof base.value === "number" ? base.value >>> 0 : undefined;
-    const info = this.mman.attach(heapBase === undefined ? { memory } : { memory, heapBase });
-    // share() checks the memory is shared, here rather than in a worker's load.
-    this.mman.share();
-    return info;
+    return this.mman.attach(heapBase === undefined ? { memory } : { memory, heapBase });
   }
 
   /** WASIThreads' `beforeLoad` option: posts the engine's handle to the worker ahead of "load". */

@@ -94,7 +94,11 @@ describe("the adapter's own checks", () => {
 
   it("an unshared memory is refused at attach, not in a worker", () => {
     const main = new EmnapiMman({ onWarning: () => undefined });
-    expect(() => main.attach({ exports: {} } as WebAssembly.Instance, new WebAssembly.Memory({ initial: 2 }))).toThrow(/shared memory/);
+    expect(() => main.attach({ exports: {} } as WebAssembly.Instance, new WebAssembly.Memory({ initial: 2 }))).toThrow(/the memory is not shared/);
+    // Nothing was attached: the same engine still takes a shared memory.
+    expect(main.mman.shared).toBe(false);
+    main.attach({ exports: {} } as WebAssembly.Instance, new WebAssembly.Memory({ initial: 2, maximum: 4, shared: true }));
+    expect(main.mman.shared).toBe(true);
   });
 });
 
