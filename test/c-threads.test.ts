@@ -64,7 +64,8 @@ async function runThreadedChild(wasm: string, host: (typeof HOSTS)[number], page
   try {
     const child = spawn(process.execPath, ["--import", "tsx", RUNNER, host, String(pageSize), wasm], { stdio: ["ignore", out, "pipe"], timeout: 60_000 });
     let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    // stdio[2] is "pipe", so stderr is a stream (Node types it as possibly null).
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     await new Promise<void>((resolve, reject) => {
       child.on("error", reject);
       child.on("close", () => resolve());
