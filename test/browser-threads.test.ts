@@ -9,6 +9,8 @@
 //        spawn-join.wat      4 threads, tids unique and positive, "joined 4" collected from fd 1
 //        exit-in-thread.wat  proc_exit(7) in a thread ends the process with 7
 //        trap-in-thread.wat  a trap in a thread ends it with 134
+//        wait-loop.wat       100,000 waits counted in locals (Node 20's Liftoff lost them; Chromium
+//                            runs every tier as it is)
 //        stdio-in-thread.wat a thread reads the run's stdin and a preopened file, writes fd 1 and 2
 //        mmap-threads.wat    4 threads map and unmap at once through the `mman` imports, at
 //                            4 KiB and 64 KiB pages: the page checks that no two live mappings
@@ -81,7 +83,7 @@ describe("the demo server", () => {
 });
 
 const THREAD_FEATURES = { bulk_memory: true, mutable_globals: true, sign_extension: true, multi_value: true, threads: true };
-const FIXTURES = ["spawn-join", "exit-in-thread", "trap-in-thread", "stdio-in-thread", "mmap-threads", "mman-churn"];
+const FIXTURES = ["spawn-join", "exit-in-thread", "trap-in-thread", "wait-loop", "stdio-in-thread", "mmap-threads", "mman-churn"];
 
 /** The page: the built library as window.wasiMman, then a status for Chromium.runPage. */
 const PAGE = `<!doctype html><meta charset="utf-8"><title>threads</title><pre id="result"></pre>
@@ -257,6 +259,12 @@ describe.skipIf(!available)("in headless Chromium", () => {
       const result = await run("trap-in-thread");
       expect(result.exitCode).toBe(134);
       expect(result.trap).toMatch(/RuntimeError: unreachable/);
+    });
+
+    it("wait-loop.wat: locals live across memory.atomic.wait32 in a loop keep their values, in _start and in a thread", async () => {
+      const result = await run("wait-loop");
+      expect(result.exitCode).toBe(0);
+      expect(result.words.slice(1, 4)).toEqual([100000, 100000, 1]);
     });
 
     it("a worker script that does not load ends the process with 134, saying which script", async () => {
