@@ -40,10 +40,13 @@
  *
  * What this does not change:
  * - thread-spawn is emnapi's. With the standard one-argument `thread-spawn(start_arg)` it calls
- *   the module's exported `malloc(8)` and `free` for its result words (wasi-libc programs
- *   export them); a worker that spawns posts to the main thread and waits for its answer.
- * - proc_exit and traps end the threads as emnapi does (it terminates them from the main
- *   thread's event loop, so not while the main thread is blocked in memory.atomic.wait).
+ *   the module's exported `malloc(8)` and `free` for its result words, so the module must
+ *   export them (wasm-ld: -Wl,--export=malloc -Wl,--export=free). A spawn in a worker posts to
+ *   the main thread and waits for the answer, which the main thread gives from its event loop.
+ * - proc_exit and traps end the threads as emnapi does: from the main thread's event loop too.
+ *   While the main thread is blocked in memory.atomic.wait (pthread_join), neither happens; a
+ *   proc_exit(7) in a thread with `_start` waiting did not end the process within 8 s here.
+ *   runThreaded (hosts/threads.ts) runs `_start` in a worker to avoid exactly that.
  * - File mappings: @tybys/wasm-util keeps its descriptors out of reach, so file-backed mmap
  *   fails with ENODEV unless `files` is given (per thread; docs/threads.md, "Files").
  */
