@@ -10,7 +10,6 @@
  * Files are in memory (the shim's PreopenDirectory): node:wasi in Node 20 can crash at exit
  * after many memory.grow calls (docs/c.md, "Known limits").
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,22 +17,10 @@ import { ConsoleStdout, File, OpenFile, PreopenDirectory } from "@bjorn3/browser
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runWithShim } from "../hosts/shim.js";
 import type { Mman } from "../syscalls/create-mman.js";
-import { cToolchainStatus } from "../scripts/build-c.js";
-import { buildZstd, fetchZstdSource, nativeZstd, zstdCorpus, ZstdSourceUnavailable, type NativeZstd, type ZstdBuild } from "../scripts/build-zstd.js";
+import { buildZstd, nativeZstd, zstdCorpus, type NativeZstd, type ZstdBuild } from "../scripts/build-zstd.js";
+import { nativeFrame, zstdSkipReason } from "./helpers/zstd.js";
 
-function skipReason(): string {
-  const toolchain = cToolchainStatus();
-  if (!toolchain.ok) return toolchain.reason;
-  try {
-    fetchZstdSource();
-  } catch (error) {
-    if (error instanceof ZstdSourceUnavailable) return error.message;
-    throw error;
-  }
-  const haveZstd = spawnSync("sh", ["-c", "command -v zstd || command -v gcc"]).status === 0;
-  return haveZstd ? "" : "no native zstd and no gcc to build one from the same source";
-}
-const reason = skipReason();
+const reason = zstdSkipReason();
 if (reason) console.warn(`\n*** ZSTD TEST SKIPPED: ${reason} ***\n`);
 
 const CORPUS_BYTES = 4 << 20;
@@ -65,13 +52,7 @@ describe.skipIf(reason !== "")("zstd without threads: the wasm build writes the 
   let native: NativeZstd;
   let work: string;
   const corpus = zstdCorpus(CORPUS_BYTES);
-  /** Native zstd's output for these arguments on the corpus as a file (its size known, as in the wasm run). */
-  const nativeCompress = (args: string[]): Buffer => {
-    const output = join(work, `out-${args.join("")}.zst`);
-    const result = spawnSync(native.path, ["-q", "-f", ...args, join(work, "in"), "-o", output], { encoding: "utf8" });
-    if (result.status !== 0) throw new Error(`native zstd ${args.join(" ")} failed: ${result.stderr}`);
-    return readFileSync(output);
-  };
+  const nativeCompress = (args: string[]): Buffer => nativeFrame(native, work, args);
 
   beforeAll(async () => {
     build = await buildZstd("single");
