@@ -7,11 +7,25 @@
  * stdout is the program's. After the run, one line `@@result {json}` on stderr gives the exit
  * status, the trap, the threads spawned, the shared engine's invariant check and its counters.
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { runThreaded } from "../hosts/threads.js";
 
 export const RESULT_MARK = "@@result ";
+
+/** The host's own C compiler (cc, gcc or clang), for native builds to compare with; null if none. */
+export function hostCompiler(): string | null {
+  for (const cc of ["cc", "gcc", "clang"]) {
+    try {
+      execFileSync("sh", ["-c", `command -v ${cc}`], { stdio: "ignore" });
+      return cc;
+    } catch {
+      /* the next one */
+    }
+  }
+  return null;
+}
 
 export interface RunnerResult {
   exitCode: number;

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { compileProgram, setCcProgress, type MallocChoice } from "../cli/cc.js";
 import { cToolchainStatus } from "../scripts/build-c.js";
-import { RESULT_MARK, type RunnerResult } from "./c-threads-runner.js";
+import { RESULT_MARK, hostCompiler, type RunnerResult } from "./c-threads-runner.js";
 
 const FIXTURES = new URL("../fixtures/c-threads/", import.meta.url).pathname;
 const RUNNER = new URL("./c-threads-runner.ts", import.meta.url).pathname;
@@ -34,19 +34,7 @@ const PAGE_SIZES = [4096, 65536] as const;
 const toolchain = cToolchainStatus();
 if (!toolchain.ok) console.warn(`\n*** C THREADS TESTS SKIPPED: ${toolchain.reason} ***\n`);
 
-/** The host's C compiler, for the native side of each comparison. */
-function nativeCompiler(): string | null {
-  for (const cc of ["cc", "gcc", "clang"]) {
-    try {
-      execFileSync("sh", ["-c", `command -v ${cc}`], { stdio: "ignore" });
-      return cc;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
-const native = toolchain.ok ? nativeCompiler() : null;
+const native = toolchain.ok ? hostCompiler() : null;
 if (toolchain.ok && native === null) console.warn("\n*** C THREADS: NO NATIVE cc/gcc/clang: OUTPUTS ARE CHECKED WITHOUT THE NATIVE COMPARISON ***\n");
 
 interface ThreadedRun extends RunnerResult {
