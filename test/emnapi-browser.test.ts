@@ -11,7 +11,7 @@
  * wasm-util's ESM builds, the two worker scripts, the compiled fixture. Skips with one loud line
  * when Chromium is missing.
  */
-import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveDemo, type DemoServer } from "../cli/demo-server.js";
@@ -70,6 +70,7 @@ function fromSnapshot(snapshot: Snapshot): { memory: WebAssembly.Memory; mman: M
 
 /** The page's folder: copies of what it loads, nothing served from outside it. */
 async function buildPage(): Promise<void> {
+  if (!existsSync(join(root, "dist", "hosts", "emnapi.js"))) throw new Error("dist/hosts/emnapi.js is missing: run npm run build first");
   rmSync(pageDir, { recursive: true, force: true });
   mkdirSync(pageDir, { recursive: true });
   for (const part of ["runtime", "syscalls", "hosts"]) cpSync(join(root, "dist", part), join(pageDir, "dist", part), { recursive: true, filter: (path) => !path.endsWith(".map") && !path.endsWith(".d.ts") });
