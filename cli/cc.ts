@@ -1,13 +1,15 @@
 /**
  * `wasi-mman cc`: compiles and links a C program for wasm32-wasi against the mman layer.
  *
- *   wasi-mman cc --malloc=mallocng|oldmalloc|dlmalloc -o prog.wasm prog.c [clang options]
+ *   wasi-mman cc --malloc=mallocng|oldmalloc|dlmalloc [-pthread] -o prog.wasm prog.c [clang options]
  *
  * - mallocng, oldmalloc: musl 1.2.3's allocators, built from Debian's unmodified musl source
  *   (fetched into .cache/musl by scripts/fetch-musl.sh) with the glue of guest/c/musl, replace
  *   wasi-libc's dlmalloc; their brk and mmap calls go to the host.
  * - dlmalloc: wasi-libc's own allocator (it grows memory itself through its own sbrk); the
  *   POSIX mmap family is still linked for the program's direct calls.
+ * -pthread (clang's option, also passed on) builds against the posix-model wasi-libc and links
+ * guest/c/threads' pthread (cli/cc-threads.ts); the output is a wasi-threads module.
  * mallocng and oldmalloc outputs export `__heap_base`, where the host starts the break
  * (docs/abi.md). dlmalloc outputs do not: wasi-libc's dlmalloc claims the memory above
  * __heap_base for itself, so the host must start above the initial memory instead.
@@ -155,7 +157,7 @@ export function fetchDebianSource(sourcePackage: string): string {
     const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim();
     throw new CcError(
       `wasi-mman cc: cannot fetch Debian source package ${sourcePackage}: ${stderr.split("\n").pop() ?? ""} ` +
-        "(this needs apt-get and the network once; or --malloc=dlmalloc, which needs no musl)",
+        (sourcePackage === "musl" ? "(this needs apt-get and the network once; or --malloc=dlmalloc, which needs no musl)" : "(this needs apt-get and the network once)"),
     );
   }
 }
@@ -450,9 +452,9 @@ export function writeBuildNote(output: string, malloc: MallocChoice): void {
   appendFileSync(output, buildNoteSection({ tool: "wasi-mman cc", malloc, heapBase: malloc === "dlmalloc" ? "memory-size" : "export" }));
 }
 
-const USAGE = "usage: wasi-mman cc [--malloc=mallocng|oldmalloc|dlmalloc] -o prog.wasm prog.c [clang options]";
+const USAGE = "usage: wasi-mman cc [--malloc=mallocng|oldmalloc|dlmalloc] [-pthread] -o prog.wasm prog.c [clang options]";
 
-export const CC_USAGE = `Usage: wasi-mman cc [--malloc=mallocng|oldmalloc|dlmalloc] -o prog.wasm prog.c [clang options]
+export const CC_USAGE = `Usage: wasi-mman cc [--malloc=mallocng|oldmalloc|dlmalloc] [-pthread] -o prog.wasm prog.c [clang options]
 
 Compiles and links C for wasm32-wasi with malloc on the memory calls (brk, mmap, munmap,
 mremap, madvise), ready for wasi-mman run. C++ sources (.cpp, .cc, .cxx) are compiled as C++
@@ -466,6 +468,10 @@ Options:
                                linked for the program's direct calls)
   -o FILE         the module to write
   -h, --help      show this help
+  -pthread        POSIX threads for wasi-threads (clang's own option, passed on): links
+                  against wasi-libc's posix model, built once from Debian's wasi-libc source,
+                  and guest/c/threads' pthread; the module imports a shared memory and
+                  wasi.thread-spawn and runs with runThreaded (docs/c.md, "Threads")
 Every other argument goes to clang as it is (sources, -O2, -I, -D, -l, -Wl,...).
 
 The first build fetches musl's source from Debian (apt-get, the network, once) and builds the
