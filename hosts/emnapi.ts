@@ -36,7 +36,8 @@
  * same port (its ThreadManager.loadWasmModuleToWorker), and messages on one port arrive in
  * order. That works for Node worker_threads and Web Workers alike (workerData exists only in
  * Node). A worker is loaded once, also when emnapi reuses it for another thread, so one engine
- * per worker is right.
+ * per worker is right. Tested in Node with a worker per spawn and with emnapi's preloaded pool
+ * (test/emnapi.test.ts), and in Chromium with module Web Workers (test/emnapi-browser.test.ts).
  *
  * What this does not change:
  * - thread-spawn is emnapi's. With the standard one-argument `thread-spawn(start_arg)` it calls
