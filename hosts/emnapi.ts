@@ -50,6 +50,9 @@
  *   runThreaded (hosts/threads.ts) runs `_start` in a worker to avoid exactly that.
  * - File mappings: @tybys/wasm-util keeps its descriptors out of reach, so file-backed mmap
  *   fails with ENODEV unless `files` is given (per thread; docs/threads.md, "Files").
+ * - Node 20's V8 loses wasm locals live across memory.atomic.wait in its baseline tier, whoever
+ *   the host is. runThreaded turns that tier off; under emnapi, call avoidLiftoffWaitBug() from
+ *   "wasi-mman/threads" (or run node with --no-liftoff) before the module is compiled.
  */
 import { isSharedBuffer } from "../runtime/shared-state.js";
 import { createMman, type AttachInfo, type Mman, type MmanOptions, type SharedMmanHandle } from "../syscalls/create-mman.js";
