@@ -20,19 +20,26 @@
 //                            test/helpers/mman-churn.ts (the oracle of the Node test,
 //                            threads-abi.test.ts) on the state the page sends back
 //      while a timer on the page keeps ticking (the page thread is never blocked);
-//   3. the same page served without COOP and COEP: runThreadedInBrowser refuses with the reason.
+//   3. C: fixtures/c-threads/pthread-alloc.c built with `wasi-mman cc -pthread` prints in the page
+//      exactly what runThreaded prints for it in Node (test/c-threads-runner.ts), at 4 and 64 KiB
+//      pages; pthread-api.c is in C_KNOWN_GAPS with the reason;
+//   4. the same page served without COOP and COEP: runThreadedInBrowser refuses with the reason.
 //
 // Skips the Chromium part with one loud line when Chromium is missing.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ISOLATION_HEADERS, serveDemo, type DemoServer } from "../cli/demo-server.js";
+import { compileProgram } from "../cli/cc.js";
 import { compileWat } from "../cli/wat.js";
+import { cToolchainStatus } from "../scripts/build-c.js";
 import { buildDemo } from "../scripts/build-demo.js";
 import type { Mman } from "../syscalls/create-mman.js";
 import { available, Chromium, CHROMIUM } from "./helpers/chromium.js";
+import { RESULT_MARK, type RunnerResult } from "./c-threads-runner.js";
 import { checkChurn, churnFailure } from "./helpers/mman-churn.js";
 
 const root = join(import.meta.dirname, "..");
@@ -105,6 +112,9 @@ interface PageRun {
   /** Ticks of a 10 ms timer on the page during the run, and the longest gap between two. */
   ticks: number;
   longestGapMs: number;
+  /** For a module that imports `mman`: the engine's deep invariant check ("ok" or the error) and its call tallies. */
+  invariants?: string;
+  calls?: Record<string, number>;
   /** mmap-threads only: what the page found in the memory and the engine. */
   mappings?: { live: number; overlaps: number; kept: number; outsideEngine: number; invariantError: string | null; pageSize: number };
   /** mman-churn only: the engine's view and the memory it covers, for the oracle in Node. */
@@ -157,6 +167,10 @@ function inPage(name: string, options: Record<string, unknown>): string {
     clearInterval(timer);
     const w = new Int32Array(r.memory.buffer);
     const out = { exitCode: r.exitCode, trap: r.trap, threadsSpawned: r.threadsSpawned, stdout: r.stdout, stderr: r.stderr, words: Array.from(w.subarray(0, 1024)), ms, ticks, longestGapMs };
+    if (r.mman !== null) {
+      out.calls = r.mman.stats().calls;
+      try { r.mman.checkInvariants(true); out.invariants = "ok"; } catch (error) { out.invariants = String(error); }
+    }
     if (${JSON.stringify(name)} === "mmap-threads") {
       // Each thread's ring: 8 slots of (address, length, tag) at 1024 + 128 * thread.
       const bytes8 = new Uint8Array(r.memory.buffer);
@@ -202,6 +216,38 @@ function inPage(name: string, options: Record<string, unknown>): string {
 }
 
 const pageDir = join(root, ".cache", "browser-test", "threads");
+
+const toolchain = cToolchainStatus();
+if (available && !toolchain.ok) console.warn(`\n*** SKIPPED Chromium C thread tests: ${toolchain.reason} ***\n`);
+
+/**
+ * C fixtures of fixtures/c-threads/ not compared in Chromium yet, with the reason. pthread-api
+ * prints text twice in about half of the Chromium runs (in Node too, 1 run of 6, once its
+ * workers start fast): wasm-ld wraps every export of a command whose crt1 does not call
+ * __wasm_call_ctors itself (LLVM D81689), Debian's wasi-libc crt1-command.o among them, so a
+ * thread's wasi_thread_start.command_export runs __wasm_call_dtors -> __stdio_exit when the
+ * thread ends, flushing main's stdout buffer while main writes to it.
+ */
+const C_KNOWN_GAPS: Record<string, string> = {
+  "pthread-api": "a thread's exit flushes main's stdout (wasi_thread_start.command_export calls __wasm_call_dtors)",
+};
+
+/** The program's stdout under runThreaded in Node, from a child process (the workers write fd 1 themselves). */
+async function nodeStdout(wasm: string, pageSize: number): Promise<{ stdout: string; result: RunnerResult }> {
+  const outPath = `${wasm}.${pageSize}.node-stdout`;
+  const out = openSync(outPath, "w");
+  let stderr = "";
+  try {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, "test", "c-threads-runner.ts"), "shim", String(pageSize), wasm], { stdio: ["ignore", out, "pipe"], timeout: 60_000 });
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    await new Promise((resolve, reject) => child.on("error", reject).on("close", resolve));
+  } finally {
+    closeSync(out);
+  }
+  const mark = stderr.split("\n").find((line) => line.startsWith(RESULT_MARK));
+  if (mark === undefined) throw new Error(`c-threads-runner reported nothing: ${stderr}`);
+  return { stdout: readFileSync(outPath, "utf8"), result: JSON.parse(mark.slice(RESULT_MARK.length)) as RunnerResult };
+}
 let pageServer: DemoServer;
 let browser: Chromium;
 
@@ -217,27 +263,27 @@ async function buildPage(): Promise<void> {
 }
 
 describe.skipIf(!available)("in headless Chromium", () => {
-  beforeAll(buildPage, 60_000);
+  beforeAll(async () => {
+    await buildPage();
+    pageServer = await serveDemo(pageDir, 0);
+    browser = await Chromium.launch();
+    const ready = await browser.runPage<{ status: string; isolated: boolean }>(`${pageServer.url}threads.html`);
+    expect(ready).toEqual({ status: "ready", isolated: true });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await pageServer?.close();
+  });
+
+  const run = async (name: string, options: Record<string, unknown> = {}): Promise<PageRun> => {
+    const result = await browser.evaluate<PageRun>(inPage(name, options));
+    expect(browser.problems, "errors on the page").toEqual([]);
+    // The page's timer kept running while the guest threads worked (generous: the machine is shared).
+    expect(result.longestGapMs, `the page thread stalled (${result.ticks} ticks in ${result.ms.toFixed(0)} ms)`).toBeLessThan(500);
+    return result;
+  };
 
   describe("runThreadedInBrowser, cross-origin isolated", () => {
-    beforeAll(async () => {
-      pageServer = await serveDemo(pageDir, 0);
-      browser = await Chromium.launch();
-      const ready = await browser.runPage<{ status: string; isolated: boolean }>(`${pageServer.url}threads.html`);
-      expect(ready).toEqual({ status: "ready", isolated: true });
-    }, 60_000);
-    afterAll(async () => {
-      await browser?.close();
-      await pageServer?.close();
-    });
-
-    const run = async (name: string, options: Record<string, unknown> = {}): Promise<PageRun> => {
-      const result = await browser.evaluate<PageRun>(inPage(name, options));
-      expect(browser.problems, "errors on the page").toEqual([]);
-      // The page's timer kept running while the guest threads worked (generous: the machine is shared).
-      expect(result.longestGapMs, `the page thread stalled (${result.ticks} ticks in ${result.ms.toFixed(0)} ms)`).toBeLessThan(500);
-      return result;
-    };
 
     it("spawn-join.wat: 4 threads in Web Workers, each with the tid thread-spawn returned, unique and positive; fd 1 reaches the page", async () => {
       const result = await run("spawn-join", { args: ["spawn-join"] });
@@ -306,6 +352,32 @@ describe.skipIf(!available)("in headless Chromium", () => {
           `from 4 threads in ${result.ms.toFixed(0)} ms, ${figures.mostRunning} at once; ${figures.mappings} mappings live; page timer's longest gap ${result.longestGapMs.toFixed(0)} ms`,
       );
     });
+  });
+
+  describe.skipIf(!toolchain.ok)("C pthread programs (wasi-mman cc -pthread)", () => {
+    const PAGE_SIZES = [4096, 65536];
+    const node = new Map<string, { stdout: string; result: RunnerResult }>();
+    beforeAll(async () => {
+      // The first -pthread build anywhere builds the posix wasi-libc (a minute or two, once).
+      const wasm = join(pageDir, "threads", "pthread-alloc.wasm");
+      await compileProgram({ malloc: "mallocng", output: wasm, args: ["-pthread", "-O2", join(root, "fixtures", "c-threads", "pthread-alloc.c")] });
+      const runs = await Promise.all(PAGE_SIZES.map((pageSize) => nodeStdout(wasm, pageSize)));
+      PAGE_SIZES.forEach((pageSize, i) => node.set(`pthread-alloc ${pageSize}`, runs[i]));
+    }, 600_000);
+
+    it.each(PAGE_SIZES)("pthread-alloc.c at %i-byte pages: 4 threads of malloc/free over both tiers print in the page what they print in Node", async (pageSize) => {
+      const reference = node.get(`pthread-alloc ${pageSize}`) as { stdout: string; result: RunnerResult };
+      expect([reference.result.exitCode, reference.result.invariants]).toEqual([0, "ok"]);
+      const result = await run("pthread-alloc", { args: ["pthread-alloc.wasm"], mman: { pageSize } });
+      expect([result.exitCode, result.trap, result.threadsSpawned, result.invariants]).toEqual([0, null, 4, "ok"]);
+      expect(result.stdout).toBe(reference.stdout);
+      expect(result.stdout).toMatch(/^counter=250 expected=250$/m);
+      // musl maps each of the workload's 57 blocks of 128 KiB and more, and every thread's stack.
+      expect(result.calls?.mmap).toBeGreaterThan(57);
+      console.log(`Chromium: pthread-alloc.c at ${pageSize / 1024} KiB pages in ${result.ms.toFixed(0)} ms, ${result.calls?.mmap} mmap, output as in Node (${result.stdout.length} bytes)`);
+    });
+
+    for (const [name, reason] of Object.entries(C_KNOWN_GAPS)) it.skip(`${name}.c: ${reason}`, () => undefined);
   });
 
   describe("a page that is not cross-origin isolated", () => {
