@@ -25,7 +25,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { buildNoteSection } from "../hosts/instantiate.js";
-import { WASI_LIBC_PACKAGE, buildPosixSysroot, threadLinkFlags } from "./cc-threads.js";
+import { WASI_LIBC_PACKAGE, buildPosixSysroot, threadLinkFlags, underCacheLock } from "./cc-threads.js";
 
 const run = promisify(execFile);
 
@@ -298,8 +298,16 @@ async function buildLibrary(toolchain: Toolchain, spec: LibrarySpec): Promise<st
   const output = join(libDir, spec.name);
   const stamp = `${output}.key`;
   const key = buildKey(toolchain, spec, [join(root, "guest", "c", "include"), join(root, "guest", "c", "musl"), ...(spec.headerDirs ?? [])]);
-  if (existsSync(output) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return output;
+  const ready = (): string | null => (existsSync(output) && existsSync(stamp) && readFileSync(stamp, "utf8") === key ? output : null);
+  if (ready() !== null) return output;
+  // Test files run in parallel processes over one cache: one builds, the others wait for it.
+  return underCacheLock(`${output}.lock`, ready, () => compileLibrary(toolchain, spec, key));
+}
 
+async function compileLibrary(toolchain: Toolchain, spec: LibrarySpec, key: string): Promise<string> {
+  const libDir = join(cBuildDir(), "lib");
+  const output = join(libDir, spec.name);
+  const stamp = `${output}.key`;
   progress?.(`wasi-mman cc: building ${spec.name} (${spec.sources.length} file${spec.sources.length === 1 ? "" : "s"}) into ${libDir} (once; later builds reuse it)`);
   const objDir = join(libDir, `${spec.name}.obj`);
   rmSync(objDir, { recursive: true, force: true });
@@ -356,6 +364,7 @@ export async function buildThreadSysroot(toolchain = findToolchain()): Promise<T
       source,
       outDir,
       makefile: join(packageRoot(), "guest", "c", "threads", "wasi-libc-posix.mk"),
+      startFile: join(packageRoot(), "guest", "c", "threads", "crt", "crt1-command.c"),
       progress,
     });
     return { sysroot };

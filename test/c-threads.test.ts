@@ -17,7 +17,7 @@
  * counters read.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -80,6 +80,11 @@ describe.skipIf(!toolchain.ok)("wasi-mman cc -pthread", () => {
         await compileProgram({ malloc, output, args: ["-pthread", "-O2", join(FIXTURES, "pthread-alloc.c")] });
         built.set(`alloc.${malloc}`, output);
       }
+      const plainSource = join(work, "no-threads.c");
+      writeFileSync(plainSource, '#include <stdio.h>\nint main(void) { printf("no thread created\\n"); return 0; }\n');
+      const plain = join(work, "no-threads.wasm");
+      await compileProgram({ malloc: "mallocng", output: plain, args: ["-pthread", "-O2", plainSource] });
+      built.set("plain", plain);
       const api = join(work, "pthread-api.wasm");
       await compileProgram({ malloc: "mallocng", output: api, args: ["-pthread", "-O2", join(FIXTURES, "pthread-api.c")] });
       built.set("api", api);
@@ -104,6 +109,22 @@ describe.skipIf(!toolchain.ok)("wasi-mman cc -pthread", () => {
     const exports = WebAssembly.Module.exports(module).map((entry) => entry.name);
     expect(exports).toEqual(expect.arrayContaining(["wasi_thread_start", "_start", "__heap_base"]));
   });
+
+  test("every export is unwrapped (no constructor calls around wasi_thread_start), and a program that creates no thread is still a wasi-threads module", async () => {
+    // wasm-ld wraps exports in __wasm_call_ctors/__wasm_call_dtors unless _start calls the
+    // constructors itself (guest/c/threads/crt/crt1-command.c); a wrapped wasi_thread_start
+    // would run them on the main thread's stack and flush stdio whenever a thread ends.
+    for (const name of ["alloc.mallocng", "plain"]) {
+      const module = new WebAssembly.Module(readFileSync(built.get(name) as string));
+      expect(WebAssembly.Module.imports(module).map((entry) => `${entry.module}.${entry.name}`)).toContain("wasi.thread-spawn");
+    }
+    const text = readFileSync(built.get("alloc.mallocng") as string).toString("latin1");
+    expect(text).not.toContain("command_export");
+    const result = await runThreadedChild(built.get("plain") as string, "shim", 4096);
+    expect(result.exitCode).toBe(0);
+    expect(result.threadsSpawned).toBe(0);
+    expect(result.stdout).toBe("no thread created\n");
+  }, 60_000);
 
   test("the native build prints the full workload (the reference the wasm runs must match)", () => {
     if (native === null) return;

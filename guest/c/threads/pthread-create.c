@@ -18,6 +18,13 @@
 __attribute__((__import_module__("wasi"), __import_name__("thread-spawn")))
 int32_t __wasi_mman_thread_spawn(void *start_arg);
 
+/*
+ * Keeps the thread-spawn import in every -pthread module, also in one that never creates a
+ * thread (wasm-ld drops unused imports): hosts tell a wasi-threads module by that import, and
+ * runThreaded accepts no other.
+ */
+__attribute__((used)) int32_t (*const __wasi_mman_keep_thread_spawn)(void *) = __wasi_mman_thread_spawn;
+
 /* Made by wasm-ld for a shared memory: copies .tdata into `block`, sets __tls_base to it. */
 void __wasm_init_tls(void *block);
 
