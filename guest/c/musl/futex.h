@@ -19,11 +19,13 @@ enum { WASI_MMAN_WAIT_WOKEN = 0, WASI_MMAN_WAIT_NOT_EQUAL = 1, WASI_MMAN_WAIT_TI
 /*
  * Sleeps while *word == expected, for at most timeout_ns (-1: no limit); a wake may come early.
  *
- * Out of line on purpose: Node 20's baseline wasm compiler (V8 11.3, Liftoff) mis-compiles a
- * memory.atomic.wait32 that runs a second time in one activation of a function. The second
- * wait of a loop never returns, timeout or not; with --no-liftoff, or with the wait in a
- * function of its own called from the loop, it does. Every lock loop here waits in a loop, so
- * every wait is one call of this function.
+ * Out of line on purpose: Node 20's baseline wasm compiler (V8 11.3, Liftoff) loses locals that
+ * are live across a memory.atomic.wait32 in a loop. A 4-thread token ring hung on every run:
+ * each loop's counter and the address it stored to did not survive the wait, while with
+ * --no-liftoff, or with the wait in a function of its own called from the loop, they did.
+ * Every lock loop here waits in a loop, so every wait is one call of this function, in which
+ * nothing is live across the wait. (runThreaded also turns Liftoff off, docs/threads.md; this
+ * keeps the library right under any host.)
  */
 __attribute__((__noinline__)) static int __wasi_mman_futex_wait(volatile int *word, int expected, int64_t timeout_ns) {
   return __builtin_wasm_memory_atomic_wait32((int *)word, expected, timeout_ns);
