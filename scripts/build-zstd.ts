@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { digest, unlessBuilt } from "./build-cache.js";
-import { buildLayerLibraries, cBuildDir, CcError, compileProgram, findToolchain, packageRoot } from "../cli/cc.js";
+import { cBuildDir, CcError, compileProgram, findToolchain, packageRoot } from "../cli/cc.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -142,11 +142,16 @@ export async function buildZstd(variant: ZstdVariant): Promise<ZstdBuild> {
   // Warnings in third-party code are not ours to fix.
   const flags = ["-O2", "-w", ...ZSTD_DEFINES, ...wasiFlags(), ...variantFlags(variant)];
   const objects = files.map((file) => join(dir, "obj", file.replaceAll("/", "_").replace(/\.c$/, ".o")));
-  // cc builds its libraries once here, not in two compiles at the same time.
-  await buildLayerLibraries("mallocng");
-  const key = digest([compilerKey(), source.debianVersion, JSON.stringify([flags, files]), ...shimContents(), readFileSync(join(packageRoot(), "cli", "cc.ts"))]);
+  const compile = (file: string, index: number): Promise<void> =>
+    compileProgram({ malloc: "mallocng", output: objects[index], args: [...flags, "-c", join(source.dir, file)] });
+  // cc's own files: they decide the flags and, under -pthread, the sysroot every object gets.
+  const ccSources = ["cc.ts", "cc-threads.ts"].map((file) => readFileSync(join(packageRoot(), "cli", file)));
+  const key = digest([compilerKey(), source.debianVersion, JSON.stringify([flags, files]), ...shimContents(), ...ccSources]);
   await unlessBuilt(join(dir, "obj", "objects"), key, async () => {
-    await compileInTwoLanes(files, (file, index) => compileProgram({ malloc: "mallocng", output: objects[index], args: [...flags, "-c", join(source.dir, file)] }));
+    // The first file alone: cc builds what it needs (its libraries, the -pthread sysroot) once,
+    // not in two compiles at the same time, which would build them into one folder together.
+    await compile(files[0], 0);
+    await compileInTwoLanes(files.slice(1), (file, index) => compile(file, index + 1));
     writeFileSync(join(dir, "obj", "objects"), objects.join("\n"));
   });
   // Linked every time (about a second): the layer's libraries may have been rebuilt since.
