@@ -8,8 +8,9 @@
  *     heap and mmap tiers with checked patterns, a mutex counter, a condvar token ring, once
  *     and keys; under mallocng, oldmalloc and dlmalloc, both hosts, 4 and 64 KiB pages.
  *   fixtures/c-threads/pthread-api.c    each call's POSIX result: mutex types and errors,
- *     timed waits, barriers, detach, pthread_exit with a value, key reuse, stack size, and
- *     pthread_exit in main while a thread runs on.
+ *     timed waits, barriers, detach, pthread_exit with a value, key reuse, stack size,
+ *     detached threads ending in pthread_exit, flockfile, and pthread_exit in main while a
+ *     thread runs on; every thread's mapping is released.
  *
  * Each run is a child process (test/c-threads-runner.ts), because the workers write the
  * program's stdout straight to file descriptor 1; the runs go side by side (most of a run is
@@ -172,6 +173,14 @@ describe.skipIf(!toolchain.ok)("wasi-mman cc -pthread", () => {
       expect(result.stdout).toMatch(/^recursive: lock=0 again=0 trylock=0 unlock x3=0,0,0 unlock once more=EPERM$/m);
       expect(result.stdout).toMatch(/^barrier: rounds=15 serial=5$/m);
       expect(result.invariants).toBe("ok");
+      // The program allocates nothing itself: one mapping per thread, plus the main thread's
+      // TLS block (pthread-create.c). Every thread's mapping is released (by its joiner, by
+      // pthread_detach, or by a detached thread itself, pthread_exit included) except the one
+      // still running when main's pthread_exit ended the process.
+      const calls = result.calls as Record<string, number>;
+      expect(result.threadsSpawned).toBe(12);
+      expect(calls.mmap).toBe(result.threadsSpawned + 1);
+      expect(calls.munmap).toBe(result.threadsSpawned - 1);
     }, 60_000);
   }
 });
