@@ -1,6 +1,6 @@
 /**
  * zstd benchmark: what threads buy a real program on runThreaded. zstd 1.5.4 built with
- * `wasi-mman cc -pthread` (scripts/build-zstd.ts) compresses an 8 MiB corpus at level 9 in
+ * `wasi-mman cc -pthread` (scripts/build-zstd.ts) compresses a 32 MiB corpus at level 9 in
  * 1 MiB jobs with -T1, -T2 and -T4, side by side with the same zstd built natively, in one run;
  * each figure is the median of the rounds, and the table gives -T2 and -T4 as speed-ups over
  * -T1 for both. The wasm times are whole runs of runThreaded (workers started, module
@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import { runThreaded } from "../hosts/threads.js";
 import { buildZstd, nativeZstd, zstdCorpus } from "../scripts/build-zstd.js";
 
-const CORPUS_BYTES = 8 << 20;
+const CORPUS_BYTES = 32 << 20;
 const ARGS = ["-q", "-f", "-9", "-B1048576"];
 const WORKERS = [1, 2, 4];
 
@@ -57,7 +57,7 @@ export async function run(rounds = 3): Promise<void> {
     if (!readFileSync(join(work, "out.zst")).equals(readFileSync(join(work, "native.zst")))) throw new Error("zstd: the wasm and native frames differ");
     const wasmOne = median(wasm.get(1) ?? []);
     const nativeOne = median(host.get(1) ?? []);
-    console.log(`\nzstd ${build.debianVersion}, 8 MiB at -9 in 1 MiB jobs, median of ${rounds} (reference: ${native.how} ${native.path})`);
+    console.log(`\nzstd ${build.debianVersion}, 32 MiB at -9 in 1 MiB jobs, median of ${rounds} (reference: ${native.how} ${native.path})`);
     console.log(`runThreaded start-up (zstd -V): ${median(startUp).toFixed(0)} ms`);
     console.log("workers | wasm ms | speed-up | native ms | speed-up | wasm/native");
     for (const workers of WORKERS) {
