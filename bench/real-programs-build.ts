@@ -13,10 +13,10 @@
  * The benchmark programs of fixtures/c/bench are built the same way, without a library.
  */
 import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { digest, unlessBuilt } from "../scripts/build-cache.js";
 import { buildLayerLibraries, cBuildDir, CcError, compileProgram, findToolchain, layerLinkFlags, packageRoot, type MallocChoice } from "../cli/cc.js";
 
 const execFileAsync = promisify(execFile);
@@ -107,12 +107,6 @@ function outputDir(name: string): string {
   return join(cBuildDir(), "real", name);
 }
 
-function digest(parts: readonly (string | Buffer)[]): string {
-  const hash = createHash("sha256");
-  for (const part of parts) hash.update(part).update("\0");
-  return hash.digest("hex").slice(0, 16);
-}
-
 /** Every file below `dir` (the fixture folder: drivers, headers, scripts), as hash input. */
 function folderContents(dir: string): Buffer[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -120,16 +114,6 @@ function folderContents(dir: string): Buffer[] {
     .map((entry) => join(entry.parentPath, entry.name))
     .sort()
     .flatMap((file) => [Buffer.from(file), readFileSync(file)]);
-}
-
-/** Builds `output` with `make` unless its stamp holds `key`; the stamp is written after. */
-async function unlessBuilt(output: string, key: string, make: () => Promise<void>): Promise<string> {
-  const stamp = `${output}.key`;
-  if (existsSync(output) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return output;
-  mkdirSync(join(output, ".."), { recursive: true });
-  await make();
-  writeFileSync(stamp, key);
-  return output;
 }
 
 let compilerIdentity: string | undefined;

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 
-const SECTIONS = ["core", "as-alloc", "c-mman", "threads", "pthread", "real-programs", "guard"];
+const SECTIONS = ["core", "as-alloc", "c-mman", "threads", "pthread", "zstd-threads", "real-programs", "guard"];
 const wanted = process.argv.slice(2);
 
 for (const name of SECTIONS) {
