@@ -106,6 +106,8 @@ interface PageRun {
   threadsSpawned: number;
   stdout: string;
   stderr: string;
+  /** What onStdout and onStderr were called with, joined. */
+  streamed: { stdout: string; stderr: string };
   /** The first 1024 i32 words of the shared memory after the run. */
   words: number[];
   ms: number;
@@ -162,11 +164,13 @@ function inPage(name: string, options: Record<string, unknown>): string {
     let ticks = 0, last = performance.now(), longestGapMs = 0;
     const timer = setInterval(() => { const now = performance.now(); longestGapMs = Math.max(longestGapMs, now - last); last = now; ticks++; }, 10);
     const started = performance.now();
-    const r = await wasiMman.runThreadedInBrowser(bytes, ${JSON.stringify(options)});
+    const streamed = { stdout: "", stderr: "" };
+    const options = { ...${JSON.stringify(options)}, onStdout: (text) => (streamed.stdout += text), onStderr: (text) => (streamed.stderr += text) };
+    const r = await wasiMman.runThreadedInBrowser(bytes, options);
     const ms = performance.now() - started;
     clearInterval(timer);
     const w = new Int32Array(r.memory.buffer);
-    const out = { exitCode: r.exitCode, trap: r.trap, threadsSpawned: r.threadsSpawned, stdout: r.stdout, stderr: r.stderr, words: Array.from(w.subarray(0, 1024)), ms, ticks, longestGapMs };
+    const out = { exitCode: r.exitCode, trap: r.trap, threadsSpawned: r.threadsSpawned, stdout: r.stdout, stderr: r.stderr, streamed, words: Array.from(w.subarray(0, 1024)), ms, ticks, longestGapMs };
     if (r.mman !== null) {
       out.calls = r.mman.stats().calls;
       try { r.mman.checkInvariants(true); out.invariants = "ok"; } catch (error) { out.invariants = String(error); }
@@ -300,6 +304,8 @@ describe.skipIf(!available)("in headless Chromium", () => {
   const run = async (name: string, options: Record<string, unknown> = {}): Promise<PageRun> => {
     const result = await browser.evaluate<PageRun>(inPage(name, options));
     expect(browser.problems, "errors on the page").toEqual([]);
+    // onStdout and onStderr saw every write the result holds, in the same order.
+    expect(result.streamed).toEqual({ stdout: result.stdout, stderr: result.stderr });
     // The page's timer kept running while the guest threads worked (generous: the machine is shared).
     expect(result.longestGapMs, `the page thread stalled (${result.ticks} ticks in ${result.ms.toFixed(0)} ms)`).toBeLessThan(500);
     return result;
