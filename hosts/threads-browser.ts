@@ -60,6 +60,24 @@ export interface BrowserThreadedRunResult extends ThreadedRunResult {
   /** Everything the threads wrote to fd 1 and fd 2 before the process ended, in arrival order. */
   stdout: string;
   stderr: string;
+  /**
+   * The same writes as bytes, in the order the threads made them (each write is numbered when
+   * it is made): what a program writing binary data to stdout wrote.
+   */
+  stdoutBytes: Uint8Array;
+  stderrBytes: Uint8Array;
+}
+
+/** The chunks of one descriptor in the order their writes were numbered, as one array. */
+function inWriteOrder(chunks: { seq: number; bytes: Uint8Array }[]): Uint8Array {
+  chunks.sort((a, b) => a.seq - b.seq);
+  const joined = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.bytes.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk.bytes, at);
+    at += chunk.bytes.length;
+  }
+  return joined;
 }
 
 /** What the browser's worker gets beyond ThreadStart: its files and the output counter. */
@@ -111,6 +129,7 @@ export async function runThreadedInBrowser(source: ModuleSource, options: Browse
   const workerUrl = options.workerUrl ?? new URL("./thread-worker.js", import.meta.url);
   const workers = new Set<Worker>();
   const text = { 1: "", 2: "" };
+  const chunks: Record<1 | 2, { seq: number; bytes: Uint8Array }[]> = { 1: [], 2: [] };
   const decoders = { 1: new TextDecoder(), 2: new TextDecoder() };
   const listeners = { 1: options.onStdout, 2: options.onStderr };
   let threadsSpawned = 0;
@@ -125,7 +144,7 @@ export async function runThreadedInBrowser(source: ModuleSource, options: Browse
       // Every thread stops with the process (wasi-threads: exit ends all threads).
       for (const worker of workers) worker.terminate();
       for (const fd of [1, 2] as const) text[fd] += decoders[fd].decode();
-      resolve({ exitCode: ending.exitCode, trap: ending.trap, threadsSpawned, memory, mman, stdout: text[1], stderr: text[2] });
+      resolve({ exitCode: ending.exitCode, trap: ending.trap, threadsSpawned, memory, mman, stdout: text[1], stderr: text[2], stdoutBytes: inWriteOrder(chunks[1]), stderrBytes: inWriteOrder(chunks[2]) });
     };
     /** Writes that arrived before the end: each was numbered before it was posted, so below the count read then. */
     let arrivedBefore = 0;
@@ -138,6 +157,7 @@ export async function runThreadedInBrowser(source: ModuleSource, options: Browse
       if (ending === null) arrivedBefore += 1;
       else if (message.seq >= ending.writes) return;
       else ending.arrived += 1;
+      chunks[message.fd].push({ seq: message.seq, bytes: message.bytes });
       const chunk = decoders[message.fd].decode(message.bytes, { stream: true });
       text[message.fd] += chunk;
       listeners[message.fd]?.(chunk);

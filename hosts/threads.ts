@@ -166,12 +166,6 @@ export interface ThreadedProcess {
 }
 
 /**
- * The part of a threaded run that comes before the first worker: compiles the module, makes
- * its shared memory from the limits its memory import declares (unless `memory` is given),
- * attaches the engine to it and makes the control words. runThreaded and the browser's
- * runThreadedInBrowser (hosts/threads-browser.ts) both start from here.
- */
-/**
  * Node 20's V8 (11.3) miscompiles wasm in its baseline tier, Liftoff: locals live across a
  * `memory.atomic.wait32` or `wait64` in a loop lose their values, even in one thread and when
  * the wait returns at once (a loop of 100,000 waits counted 1; right under TurboFan). Every
@@ -181,12 +175,17 @@ export interface ThreadedProcess {
  * before is as it was compiled (docs/threads.md).
  */
 export function avoidLiftoffWaitBug(): void {
-  const getBuiltinModule = nodeProcess?.getBuiltinModule;
-  if (typeof getBuiltinModule !== "function") return;
+  if (typeof nodeProcess?.getBuiltinModule !== "function") return;
   const v8 = (nodeProcess as NodeProcess).getBuiltinModule("node:v8") as { setFlagsFromString(flags: string): void };
   v8.setFlagsFromString("--no-liftoff");
 }
 
+/**
+ * The part of a threaded run that comes before the first worker: compiles the module, makes
+ * its shared memory from the limits its memory import declares (unless `memory` is given),
+ * attaches the engine to it and makes the control words. runThreaded and the browser's
+ * runThreadedInBrowser (hosts/threads-browser.ts) both start from here.
+ */
 export async function prepareThreaded(source: ModuleSource, options: Pick<ThreadedRunOptions, "memory" | "mman" | "heapBase" | "onWarning"> = {}): Promise<ThreadedProcess> {
   avoidLiftoffWaitBug();
   const loaded = await loadModuleSource(source);

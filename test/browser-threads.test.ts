@@ -33,6 +33,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ISOLATION_HEADERS, serveDemo, type DemoServer } from "../cli/demo-server.js";
+import { libraryPage } from "./helpers/library-page.js";
 import { compileProgram } from "../cli/cc.js";
 import { compileWat } from "../cli/wat.js";
 import { cToolchainStatus } from "../scripts/build-c.js";
@@ -93,12 +94,7 @@ const THREAD_FEATURES = { bulk_memory: true, mutable_globals: true, sign_extensi
 const FIXTURES = ["spawn-join", "exit-in-thread", "trap-in-thread", "wait-loop", "stdio-in-thread", "mmap-threads", "mman-churn"];
 
 /** The page: the built library as window.wasiMman, then a status for Chromium.runPage. */
-const PAGE = `<!doctype html><meta charset="utf-8"><title>threads</title><pre id="result"></pre>
-<script type="module">
-  import * as lib from "./wasi-mman.js";
-  window.wasiMman = lib;
-  document.getElementById("result").textContent = JSON.stringify({ status: "ready", isolated: crossOriginIsolated });
-</script>`;
+const PAGE = libraryPage("threads");
 
 interface PageRun {
   exitCode: number;
