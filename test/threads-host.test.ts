@@ -5,10 +5,13 @@
  *   exit-in-thread.wat   proc_exit(7) in a thread ends the process with 7 while _start waits
  *   trap-in-thread.wat   a trap in a thread ends the process with 134 while _start waits
  *   wait-loop.wat        100,000 waits in a loop counted in locals, in _start and a thread
+ *   fd-per-thread.wat    a file _start opened is EBADF in a thread (node:wasi: one table per thread)
  * and once from dist/, imported as a user does ("wasi-mman/threads"), so the default worker
  * script is the built dist/hosts/thread-worker.js next to the entry.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileWat } from "../cli/wat.js";
 import { isThreadedModule, runThreaded } from "../hosts/threads.js";
@@ -61,6 +64,23 @@ describe("threaded modules", () => {
     expect(isThreadedModule(new WebAssembly.Module(await threadFixture("spawn-join")))).toBe(true);
     const plain = await compileWat('(module (memory (export "memory") 1) (func (export "_start")))');
     expect(isThreadedModule(new WebAssembly.Module(plain))).toBe(false);
+  });
+});
+
+describe("descriptors under runThreaded (docs/semantics.md: one table per thread)", () => {
+  it("fd-per-thread.wat with node:wasi: _start reads the file it opened; the same fd number in a thread is EBADF", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wasi-mman-fd-thread-"));
+    try {
+      writeFileSync(join(dir, "in.txt"), "data");
+      const result = await runThreaded(await threadFixture("fd-per-thread"), { host: "node-wasi", preopens: { "/data": dir } });
+      expect(result.exitCode).toBe(0);
+      const words = new Int32Array(result.memory.buffer);
+      // Main's fd_read succeeded (errno 0) and read the file; the thread's failed with EBADF (8).
+      expect([words[1], words[2]]).toEqual([0, 8]);
+      expect(Buffer.from(result.memory.buffer, 1024, 4).toString()).toBe("data");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
