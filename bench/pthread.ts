@@ -6,9 +6,11 @@
  *
  * The same source built natively with `cc -pthread` (glibc, per-thread arenas) is measured in
  * the same run: its 2-thread/1-thread ratio is what this machine allows at that moment (the
- * cores may be shared), the yardstick for the wasm ratios.
+ * cores may be shared), the yardstick for the wasm ratios. With Debian's musl-tools installed,
+ * the native build against musl 1.2.3 (`musl-gcc -pthread`: mallocng, one global lock) is
+ * measured too: what the same allocator does with threads outside wasm.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,13 +74,20 @@ export async function run(): Promise<void> {
   const outDir = mkdtempSync(join(tmpdir(), "wasi-mman-pthread-bench-"));
   try {
     const cc = hostCompiler();
-    const nativeTimes: Record<number, number[]> = { 1: [], 2: [] };
-    let nativeBinary: string | null = null;
+    const natives: { name: string; binary: string; times: Record<number, number[]> }[] = [];
     if (cc !== null) {
-      nativeBinary = join(buildDir, "pthread-bench.native");
-      execFileSync(cc, ["-O2", "-pthread", "-o", nativeBinary, SOURCE]);
+      const binary = join(buildDir, "pthread-bench.native");
+      execFileSync(cc, ["-O2", "-pthread", "-o", binary, SOURCE]);
+      natives.push({ name: "native cc -pthread (glibc malloc)", binary, times: { 1: [], 2: [] } });
     } else {
       console.log("*** no native cc: the yardstick column is left out ***\n");
+    }
+    if (spawnSync("sh", ["-c", "command -v musl-gcc"], { stdio: "ignore" }).status === 0) {
+      const binary = join(buildDir, "pthread-bench.native-musl");
+      execFileSync("musl-gcc", ["-O2", "-pthread", "-o", binary, SOURCE]);
+      natives.push({ name: "native musl-gcc -pthread (musl 1.2.3 mallocng)", binary, times: { 1: [], 2: [] } });
+    } else {
+      console.log("*** no musl-gcc (Debian's musl-tools): the native musl row is left out ***\n");
     }
     const wasmTimes = new Map<MallocChoice, Record<number, number[]>>();
     const modules = new Map<MallocChoice, Uint8Array>();
@@ -92,9 +101,9 @@ export async function run(): Promise<void> {
     // Interleaved rounds, so that a change in the machine's load hits every column alike.
     for (let round = 0; round < REPEATS; round++) {
       for (const threads of [1, 2]) {
-        if (nativeBinary !== null) {
-          const measured = parse(execFileSync(nativeBinary, [String(threads), String(OPERATIONS)], { encoding: "utf8" }));
-          nativeTimes[threads].push(measured.ns);
+        for (const native of natives) {
+          const measured = parse(execFileSync(native.binary, [String(threads), String(OPERATIONS)], { encoding: "utf8" }));
+          native.times[threads].push(measured.ns);
           checksums.get(threads)?.add(measured.checksum);
         }
         for (const malloc of MALLOCS) {
@@ -107,10 +116,11 @@ export async function run(): Promise<void> {
     for (const [threads, seen] of checksums) {
       if (seen.size !== 1) throw new Error(`pthread-bench: ${threads}-thread checksums differ between builds: ${[...seen].join(", ")}`);
     }
-    const yardstick = nativeBinary === null ? null : OPERATIONS / (best(nativeTimes[2]) / 1e9) / (OPERATIONS / (best(nativeTimes[1]) / 1e9));
-    console.log("| build | ops/s, 1 thread | ops/s, 2 threads | 2T/1T | 2T/1T relative to native's |");
+    const glibc = cc === null ? null : natives[0];
+    const yardstick = glibc === null ? null : best(glibc.times[1]) / best(glibc.times[2]);
+    console.log("| build | ops/s, 1 thread | ops/s, 2 threads | 2T/1T | 2T/1T relative to native glibc's |");
     console.log("|---|---|---|---|---|");
-    if (nativeBinary !== null) console.log(row("native cc -pthread (glibc malloc)", best(nativeTimes[1]), best(nativeTimes[2]), yardstick));
+    for (const native of natives) console.log(row(native.name, best(native.times[1]), best(native.times[2]), yardstick));
     for (const malloc of MALLOCS) {
       const times = wasmTimes.get(malloc) as Record<number, number[]>;
       console.log(row(`wasm, --malloc=${malloc}`, best(times[1]), best(times[2]), yardstick));
